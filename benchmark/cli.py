@@ -1,0 +1,303 @@
+"""Command-line face: parse arguments, call the engine, print. No science here."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import psutil
+from tabulate import tabulate
+
+from benchmark.atomic import atomic_write_json
+from benchmark.registry import PluginLoadError, Registry, UnknownPluginError
+from benchmark.runner import plan
+from benchmark.store import Store
+from benchmark.tasks import GridError, Task, expand_grid, parse_overrides
+
+DEFAULT_OUT = "results"
+EXIT_USAGE = 2
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from exc
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--plugins", action="append", default=[], metavar="DIR",
+        help="extra folder of method/dataset plugin files (repeatable)",
+    )
+    parser.add_argument("--data-home", help="where datasets and feature caches live "
+                        "(default: $SUBSPACE_BENCH_DATA or ~/.cache/subspace-bench)")
+    parser.add_argument("--mirror", help="local folder of upstream dataset files "
+                        "(default: $SUBSPACE_BENCH_MIRROR)")
+
+
+def _out(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default=DEFAULT_OUT, help="results folder (default: results/)")
+
+
+def _default_budget_gb() -> float:
+    return round(psutil.virtual_memory().total * 0.9 / 2**30, 1)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m benchmark`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmark",
+        description="Subspace clustering benchmark: run methods on datasets, build the "
+        "tables of the LRSC paper (Li et al., AAAI 2021) beside its numbers.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run a grid of tasks (resumable)")
+    _common(run)
+    _out(run)
+    run.add_argument("--methods", default="all", help="'all' or comma-separated method ids")
+    run.add_argument("--datasets", default="all",
+                     help="'all' (every target dataset) or comma-separated dataset ids")
+    run.add_argument("--sizes", type=_int_list,
+                     help="numbers of points, e.g. 1000,5000 (default: each dataset's sizes)")
+    run.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="default: 0,1,2")
+    run.add_argument("--jobs", type=int, default=1, help="tasks run at once (default 1)")
+    run.add_argument("--timeout-min", type=float, help="per-task wall-clock limit in minutes")
+    run.add_argument("--set", action="append", default=[], metavar="ID.PARAM=V1[,V2...]",
+                     help="override a method or dataset parameter; several values make a grid")
+    run.add_argument("--retry-failed", action="store_true",
+                     help="also rerun tasks recorded failed, timeout or diverged")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the tasks with their memory estimate and stop")
+    run.add_argument("--mem-budget-gb", type=float, default=_default_budget_gb(),
+                     help="refuse tasks whose method estimates more (default: 90%% of RAM)")
+    run.add_argument("--mem-limit-gb", type=float,
+                     help="hard memory limit per task process (allocations past it fail)")
+    run.add_argument("--executor", choices=["local", "debug"], default="local",
+                     help="local: one child process per task (default); debug: in-process")
+
+    table = commands.add_parser("table", help="print Table 1, 2 or 3 from the records")
+    _common(table)
+    _out(table)
+    table.add_argument("--table", type=int, choices=[1, 2, 3], default=1)
+    table.add_argument("--format", choices=["md", "latex", "csv"], default="md")
+    table.add_argument("--save", metavar="FILE", help="write the table to FILE")
+    table.add_argument("--no-reference", action="store_true", help="hide reference rows")
+
+    listing = commands.add_parser("list", help="list methods and datasets")
+    _common(listing)
+    listing.add_argument("what", nargs="?", choices=["methods", "datasets"])
+    listing.add_argument("--params", action="store_true",
+                         help="also show default parameters and their sources")
+
+    status = commands.add_parser("status", help="state of every task of the runs in --out")
+    _common(status)
+    _out(status)
+
+    perf = commands.add_parser("perf", help="time the classical methods and the spectral step",
+                               add_help=False)
+    perf.add_argument("perf_args", nargs=argparse.REMAINDER)
+
+    fetch = commands.add_parser("fetch", help="download or copy datasets into the data home")
+    _common(fetch)
+    fetch.add_argument("--datasets", default="all", help="'all' or comma-separated ids")
+    return parser
+
+
+def _apply_data_locations(args: argparse.Namespace) -> None:
+    # Environment variables reach worker processes and SLURM jobs unchanged.
+    if getattr(args, "data_home", None):
+        os.environ["SUBSPACE_BENCH_DATA"] = str(Path(args.data_home).resolve())
+    if getattr(args, "mirror", None):
+        os.environ["SUBSPACE_BENCH_MIRROR"] = str(Path(args.mirror).resolve())
+
+
+def _print_dry_run(tasks: Sequence[Task], store: Store) -> None:
+    rows = []
+    for task in tasks:
+        record = store.read_record(task.task_id)
+        estimate = task.memory_estimate_mb
+        rows.append([
+            task.task_id, task.method + (f"[{task.variant}]" if task.variant else ""),
+            task.dataset, task.n_points, task.seed,
+            "?" if estimate is None else f"{estimate / 1024:.2f}",
+            record["status"] if record else "-",
+        ])  # fmt: skip
+    headers = ["task", "method", "dataset", "n", "seed", "est. GiB", "recorded"]
+    print(tabulate(rows, headers=headers))
+
+
+def _save_grid(store: Store, tasks: Sequence[Task]) -> None:
+    """Remember the grid so that ``status`` can tell missing tasks."""
+    ids = sorted(t.task_id for t in tasks)
+    name = hashlib.sha256("".join(ids).encode()).hexdigest()[:12]
+    atomic_write_json(store.root / "grids" / f"{name}.json", [t.to_dict() for t in tasks])
+
+
+def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
+    """``run``: expand the grid, skip what is done, execute the rest."""
+    tasks = expand_grid(
+        registry,
+        registry.resolve_methods(args.methods),
+        registry.resolve_datasets(args.datasets),
+        args.sizes,
+        args.seeds,
+        parse_overrides(args.set),
+    )
+    store = Store(args.out)
+    if args.dry_run:
+        _print_dry_run(tasks, store)
+        print(f"{len(tasks)} tasks; {plan(tasks, store, args.retry_failed).summary()}")
+        return 0
+    _save_grid(store, tasks)
+    work = plan(tasks, store, args.retry_failed)
+    print(work.summary(), flush=True)
+    budget_mb = args.mem_budget_gb * 1024
+    if args.executor == "debug":
+        from benchmark.executors.debug import DebugExecutor
+
+        executor = DebugExecutor(mem_budget_mb=budget_mb)
+    else:
+        from benchmark.executors.local import LocalExecutor
+
+        executor = LocalExecutor(
+            jobs=args.jobs,
+            timeout_min=args.timeout_min,
+            mem_budget_mb=budget_mb,
+            mem_limit_mb=None if args.mem_limit_gb is None else args.mem_limit_gb * 1024,
+        )
+    records = executor.run(work.to_run, store)
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[record["status"]] = counts.get(record["status"], 0) + 1
+    print("finished: " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing"))
+    print(f"records in {store.records_dir}; build tables with `python -m benchmark table "
+          f"--out {args.out}`")
+    return 0
+
+
+def cmd_table(args: argparse.Namespace, registry: Registry) -> int:
+    """``table``: aggregate the records into Table 1, 2 or 3."""
+    from benchmark.tables import build_blocks, render
+
+    store = Store(args.out)
+    records = store.records()
+    if not records:
+        print(f"note: no records in {store.records_dir}; every cell is missing", file=sys.stderr)
+    kinds = {m.id: m.kind for m in registry.methods.values()}
+    names = {m.id: m.name for m in registry.methods.values()}
+    blocks = build_blocks(records, args.table, kinds, names, show_reference=not args.no_reference)
+    text = render(blocks, args.format)
+    if args.save:
+        Path(args.save).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.save).write_text(text)
+        print(f"wrote {args.save}")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, registry: Registry) -> int:
+    """``list``: registered methods and datasets with their kinds."""
+    if args.what in (None, "methods"):
+        rows = [[m.id, m.name, m.kind, m.view, ",".join(v or "(plain)" for v in m.variants)]
+                for m in sorted(registry.methods.values(), key=lambda m: m.id)]
+        print(tabulate(rows, headers=["method", "name", "kind", "view", "variants"]))
+        if args.params:
+            for method in sorted(registry.methods.values(), key=lambda m: m.id):
+                print(f"\n{method.id}:")
+                for dataset_id, params in method.defaults.items():
+                    for name, param in params.items():
+                        print(f"  [{dataset_id}] {name} = {param.value!r}  ({param.source})")
+        print()
+    if args.what in (None, "datasets"):
+        rows = [[d.id, d.name, d.kind,
+                 "any" if d.sizes is None else ",".join(map(str, d.sizes))]
+                for d in sorted(registry.datasets.values(), key=lambda d: (d.kind, d.id))]
+        print(tabulate(rows, headers=["dataset", "name", "kind", "sizes"]))
+        if args.params:
+            for dataset in sorted(registry.datasets.values(), key=lambda d: d.id):
+                print(f"\n{dataset.id}:")
+                for name, param in dataset.params.items():
+                    print(f"  {name} = {param.value!r}  ({param.source})")
+    return 0
+
+
+def _error_summary(error: str | None) -> str:
+    """The line of an error worth showing: a traceback's last line, else the first."""
+    lines = (error or "").strip().splitlines()
+    if not lines:
+        return ""
+    return (lines[-1] if lines[0].startswith("Traceback") else lines[0])[:120]
+
+
+def cmd_status(args: argparse.Namespace, registry: Registry) -> int:
+    """``status``: done / failed / running / missing for every task of the saved grids."""
+    store = Store(args.out)
+    grids = sorted((store.root / "grids").glob("*.json"))
+    tasks: dict[str, Task] = {}
+    for path in grids:
+        for data in json.loads(path.read_text()):
+            task = Task.from_dict(data)
+            tasks[task.task_id] = task
+    running = store.running()
+    rows, totals = [], {}
+    for task_id, task in sorted(tasks.items(), key=lambda kv: kv[1].label):
+        record = store.read_record(task_id)
+        if task_id in running:
+            state, detail = "running", f"pid {running[task_id].get('pid')}"
+        elif record is None:
+            state, detail = "missing", ""
+        elif record["status"] == "ok":
+            state, detail = "done", f"acc {record['metrics']['acc']:.3f}"
+        else:
+            state, detail = record["status"], _error_summary(record.get("error"))
+            if record.get("log_path"):
+                detail += f"  (log: {record['log_path']})"
+        totals[state] = totals.get(state, 0) + 1
+        rows.append([task_id, task.label, state, detail])
+    print(tabulate(rows, headers=["task", "label", "state", "detail"]))
+    print(", ".join(f"{v} {k}" for k, v in sorted(totals.items())) or "no tasks in " + args.out)
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace, registry: Registry) -> int:
+    """``fetch``: fill the data home ahead of time (e.g. before SLURM jobs without internet)."""
+    ids = (sorted(registry.datasets) if args.datasets.strip() == "all"
+           else registry.resolve_datasets(args.datasets))
+    for dataset_id in ids:
+        dataset = registry.dataset(dataset_id)
+        if dataset.fetch is None:
+            print(f"{dataset_id}: nothing to fetch")
+            continue
+        dataset.fetch()
+        print(f"{dataset_id}: ready")
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run, "table": cmd_table, "list": cmd_list,
+    "status": cmd_status, "fetch": cmd_fetch,
+}  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (2 for usage errors such as unknown ids)."""
+    args = build_parser().parse_args(argv)
+    if args.command == "perf":
+        from benchmark.perf import main as perf_main
+
+        return perf_main(args.perf_args)
+    _apply_data_locations(args)
+    try:
+        registry = Registry(args.plugins)
+        return COMMANDS[args.command](args, registry)
+    except (UnknownPluginError, GridError, PluginLoadError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE

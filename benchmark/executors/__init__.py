@@ -1,0 +1,1 @@
+"""Executors: where tasks run (local child processes, in-process debug, SLURM)."""

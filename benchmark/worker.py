@@ -1,0 +1,232 @@
+"""Run one task in the current process and write its record (``run_task``).
+
+Every executor ends up here: the local executor in a fresh child process
+(``python -m benchmark.worker``), the SLURM executor inside an array job, the debug
+executor in-process. The trip: re-load both plugins from their paths, load the data,
+check the memory estimate, fit, score, write the record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import ctypes.util
+import inspect
+import json
+import math
+import os
+import random
+import resource
+import signal
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from benchmark.metrics import score
+from benchmark.plugins import DivergenceError, MethodInfo
+from benchmark.provenance import provenance
+from benchmark.registry import PluginRef, load_plugin
+from benchmark.store import HEARTBEAT_INTERVAL_S, SCHEMA_VERSION, Store
+from benchmark.tasks import Task
+
+PR_SET_PDEATHSIG = 1
+
+
+class MemoryBudgetError(MemoryError):
+    """The method's own estimate of its peak memory exceeds the budget."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def base_record(task: Task, attempt_id: str, log_path: str | None = None) -> dict[str, Any]:
+    """The fields every record has, whatever its status (status left as ``failed``)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "task_id": task.task_id,
+        "attempt_id": attempt_id,
+        **task.identity(),
+        "param_sources": task.param_sources,
+        "status": "failed",
+        "metrics": None,
+        "convergence": {"iterations": None, "converged": None, "objective": None},
+        "wall_time_s": None,
+        "fit_time_s": None,
+        "peak_mem_mb": None,
+        "memory_estimate_mb": task.memory_estimate_mb,
+        "error": None,
+        "log_path": log_path,
+        "data_info": None,
+        "started_at": None,
+        "finished_at": None,
+        "provenance": None,
+    }
+
+
+@contextlib.contextmanager
+def heartbeat(store: Store, task_id: str, **info: Any) -> Iterator[None]:
+    """Keep the task's running marker fresh from a daemon thread while the block runs."""
+    stop = threading.Event()
+    store.mark_running(task_id, **info)
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_INTERVAL_S):
+            with contextlib.suppress(OSError):
+                store.mark_running(task_id, **info)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{task_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        store.clear_running(task_id)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def _build_estimator(method: MethodInfo, task: Task, n_clusters: int, store: Store):
+    estimator_args = inspect.signature(method.estimator.__init__).parameters
+    runtime: dict[str, Any] = {}
+    if "checkpoint" in estimator_args:
+        from benchmark.checkpoint import Checkpoint
+
+        runtime["checkpoint"] = Checkpoint(store.checkpoint_path(task.task_id))
+    return method.estimator(n_clusters=n_clusters, random_state=task.seed, **task.params, **runtime)
+
+
+def _has_nan(estimator: Any) -> bool:
+    coef = getattr(estimator, "coef_", None)
+    if coef is not None:
+        values = coef.data if sp.issparse(coef) else np.asarray(coef)
+        if not np.all(np.isfinite(values)):
+            return True
+    objective = getattr(estimator, "objective_", None)
+    return objective is not None and not math.isfinite(float(objective))
+
+
+def _convergence(estimator: Any) -> dict[str, Any]:
+    def plain(value: Any) -> Any:
+        return value.item() if isinstance(value, np.generic) else value
+
+    return {
+        "iterations": plain(getattr(estimator, "n_iter_", None)),
+        "converged": plain(getattr(estimator, "converged_", None)),
+        "objective": plain(getattr(estimator, "objective_", None)),
+    }
+
+
+def run_task(
+    task: Task,
+    out_dir: str,
+    attempt_id: str | None = None,
+    mem_budget_mb: float | None = None,
+    marker_info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run ``task`` here, write its record into ``out_dir`` and return it.
+
+    Never raises for a failure of the method or the data: the failure is the record.
+    """
+    store = Store(out_dir)
+    attempt_id = attempt_id or uuid.uuid4().hex
+    record = base_record(task, attempt_id, str(store.log_path(task.task_id)))
+    record["started_at"] = _now()
+    start = time.perf_counter()
+    with heartbeat(store, task.task_id, attempt_id=attempt_id, **(marker_info or {})):
+        try:
+            method = load_plugin(PluginRef(task.method_path, task.method), "method")
+            dataset = load_plugin(PluginRef(task.dataset_path, task.dataset), "dataset")
+            dataset.check_size(task.n_points)
+            bundle = dataset.load(task.n_points, task.seed, **task.dataset_params)
+            record["data_info"] = bundle.info or None
+            estimate = float(method.memory_mb(len(bundle.y), bundle.X.shape[1]))
+            record["memory_estimate_mb"] = estimate
+            if mem_budget_mb is not None and estimate > mem_budget_mb:
+                raise MemoryBudgetError(
+                    f"{task.method} estimates {estimate / 1024:.1f} GiB for n={len(bundle.y)}, "
+                    f"D={bundle.X.shape[1]}, over the memory budget of "
+                    f"{mem_budget_mb / 1024:.1f} GiB: raise --mem-budget-gb or use a smaller size"
+                )
+            _seed_everything(task.seed)
+            estimator = _build_estimator(method, task, bundle.n_clusters, store)
+            fit_start = time.perf_counter()
+            estimator.fit(bundle.view(method.view))
+            record["fit_time_s"] = time.perf_counter() - fit_start
+            record["convergence"] = _convergence(estimator)
+            labels = np.asarray(estimator.labels_)
+            if _has_nan(estimator):
+                record["status"] = "diverged"
+                record["error"] = "non-finite coefficients or objective"
+            else:
+                record["metrics"] = score(bundle.y, labels)
+                record["status"] = "ok"
+        except (DivergenceError, FloatingPointError):
+            record["status"] = "diverged"
+            record["error"] = traceback.format_exc()
+        except Exception:
+            record["status"] = "failed"
+            record["error"] = traceback.format_exc()
+        record["wall_time_s"] = time.perf_counter() - start
+        record["peak_mem_mb"] = peak_memory_mb()
+        record["finished_at"] = _now()
+        record["provenance"] = provenance()
+        store.write_record(record)
+        if record["status"] == "ok":
+            store.checkpoint_path(task.task_id).unlink(missing_ok=True)
+    return record
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this process when the driver dies (no orphan workers)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the driver died before prctl took effect
+        sys.exit(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Child-process entry of the local executor: run one task given as JSON."""
+    parser = argparse.ArgumentParser(prog="python -m benchmark.worker")
+    parser.add_argument("task_json")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--attempt", required=True)
+    parser.add_argument("--parent-pid", type=int)
+    parser.add_argument("--mem-budget-mb", type=float)
+    parser.add_argument("--mem-limit-mb", type=float, help="hard address-space limit")
+    args = parser.parse_args(argv)
+    if args.parent_pid is not None:
+        _die_with_parent(args.parent_pid)
+    if args.mem_limit_mb is not None:
+        limit = int(args.mem_limit_mb * 2**20)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    task = Task.from_dict(json.loads(args.task_json))
+    record = run_task(task, args.out, args.attempt, args.mem_budget_mb)
+    print(f"{task.label}: {record['status']}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

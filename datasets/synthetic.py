@@ -1,0 +1,45 @@
+"""``synthetic``: a union of K random linear subspaces of dimension d in R^D."""
+
+from __future__ import annotations
+
+from benchmark.plugins import DataBundle, DatasetInfo, Param
+from benchmark.synthetic import union_of_subspaces
+
+
+def load(
+    n_points: int,
+    seed: int,
+    n_subspaces: int,
+    subspace_dim: int,
+    ambient_dim: int,
+    noise: float,
+    unit_norm: bool,
+) -> DataBundle:
+    """``n_points`` points split evenly over the subspaces, drawn with the run seed."""
+    if n_points % n_subspaces:
+        raise ValueError(
+            f"synthetic: {n_points} points cannot be split evenly over {n_subspaces} "
+            f"subspaces; pick a size divisible by {n_subspaces}"
+        )
+    X, y = union_of_subspaces(
+        n_subspaces, subspace_dim, ambient_dim, n_points // n_subspaces, noise, unit_norm, seed
+    )
+    return DataBundle(X=X, y=y, n_clusters=n_subspaces)
+
+
+DATASET = DatasetInfo(
+    id="synthetic",
+    name="Synthetic union of subspaces",
+    kind="synthetic",
+    load=load,
+    default_sizes=(300,),
+    params={
+        "n_subspaces": Param(5, "our choice: the classic SSC/EnSC synthetic setting scale"),
+        "subspace_dim": Param(4, "our choice"),
+        "ambient_dim": Param(30, "our choice"),
+        "noise": Param(0.01, "our choice: small Gaussian noise"),
+        "unit_norm": Param(True, "our choice: points on the unit sphere, as in SSC-OMP/EnSC"),
+    },
+    dim=lambda ambient_dim, **_: ambient_dim,
+    description="K random d-dim subspaces of R^D with Gaussian noise; deterministic by seed.",
+)
