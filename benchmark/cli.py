@@ -27,18 +27,27 @@ def _int_list(text: str) -> list[int]:
     try:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from exc
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from exc
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--plugins", action="append", default=[], metavar="DIR",
+        "--plugins",
+        action="append",
+        default=[],
+        metavar="DIR",
         help="extra folder of method/dataset plugin files (repeatable)",
     )
-    parser.add_argument("--data-home", help="where datasets and feature caches live "
-                        "(default: $SUBSPACE_BENCH_DATA or ~/.cache/subspace-bench)")
-    parser.add_argument("--mirror", help="local folder of upstream dataset files "
-                        "(default: $SUBSPACE_BENCH_MIRROR)")
+    parser.add_argument(
+        "--data-home",
+        help="where datasets and feature caches live "
+        "(default: $SUBSPACE_BENCH_DATA or ~/.cache/subspace-bench)",
+    )
+    parser.add_argument(
+        "--mirror", help="local folder of upstream dataset files (default: $SUBSPACE_BENCH_MIRROR)"
+    )
 
 
 def _out(parser: argparse.ArgumentParser) -> None:
@@ -62,25 +71,51 @@ def build_parser() -> argparse.ArgumentParser:
     _common(run)
     _out(run)
     run.add_argument("--methods", default="all", help="'all' or comma-separated method ids")
-    run.add_argument("--datasets", default="all",
-                     help="'all' (every target dataset) or comma-separated dataset ids")
-    run.add_argument("--sizes", type=_int_list,
-                     help="numbers of points, e.g. 1000,5000 (default: each dataset's sizes)")
+    run.add_argument(
+        "--datasets",
+        default="all",
+        help="'all' (every target dataset) or comma-separated dataset ids",
+    )
+    run.add_argument(
+        "--sizes",
+        type=_int_list,
+        help="numbers of points, e.g. 1000,5000 (default: each dataset's sizes)",
+    )
     run.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="default: 0,1,2")
     run.add_argument("--jobs", type=int, default=1, help="tasks run at once (default 1)")
     run.add_argument("--timeout-min", type=float, help="per-task wall-clock limit in minutes")
-    run.add_argument("--set", action="append", default=[], metavar="ID.PARAM=V1[,V2...]",
-                     help="override a method or dataset parameter; several values make a grid")
-    run.add_argument("--retry-failed", action="store_true",
-                     help="also rerun tasks recorded failed, timeout or diverged")
-    run.add_argument("--dry-run", action="store_true",
-                     help="print the tasks with their memory estimate and stop")
-    run.add_argument("--mem-budget-gb", type=float, default=_default_budget_gb(),
-                     help="refuse tasks whose method estimates more (default: 90%% of RAM)")
-    run.add_argument("--mem-limit-gb", type=float,
-                     help="hard memory limit per task process (allocations past it fail)")
-    run.add_argument("--executor", choices=["local", "debug"], default="local",
-                     help="local: one child process per task (default); debug: in-process")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="ID.PARAM=V1[,V2...]",
+        help="override a method or dataset parameter; several values make a grid",
+    )
+    run.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="also rerun tasks recorded failed, timeout or diverged",
+    )
+    run.add_argument(
+        "--dry-run", action="store_true", help="print the tasks with their memory estimate and stop"
+    )
+    run.add_argument(
+        "--mem-budget-gb",
+        type=float,
+        default=_default_budget_gb(),
+        help="refuse tasks whose method estimates more (default: 90%% of RAM)",
+    )
+    run.add_argument(
+        "--mem-limit-gb",
+        type=float,
+        help="hard memory limit per task process (allocations past it fail)",
+    )
+    run.add_argument(
+        "--executor",
+        choices=["local", "debug"],
+        default="local",
+        help="local: one child process per task (default); debug: in-process",
+    )
 
     table = commands.add_parser("table", help="print Table 1, 2 or 3 from the records")
     _common(table)
@@ -93,15 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list methods and datasets")
     _common(listing)
     listing.add_argument("what", nargs="?", choices=["methods", "datasets"])
-    listing.add_argument("--params", action="store_true",
-                         help="also show default parameters and their sources")
+    listing.add_argument(
+        "--params", action="store_true", help="also show default parameters and their sources"
+    )
 
     status = commands.add_parser("status", help="state of every task of the runs in --out")
     _common(status)
     _out(status)
 
-    perf = commands.add_parser("perf", help="time the classical methods and the spectral step",
-                               add_help=False)
+    perf = commands.add_parser(
+        "perf", help="time the classical methods and the spectral step", add_help=False
+    )
     perf.add_argument("perf_args", nargs=argparse.REMAINDER)
 
     fetch = commands.add_parser("fetch", help="download or copy datasets into the data home")
@@ -177,8 +214,10 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
     for record in records:
         counts[record["status"]] = counts.get(record["status"], 0) + 1
     print("finished: " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing"))
-    print(f"records in {store.records_dir}; build tables with `python -m benchmark table "
-          f"--out {args.out}`")
+    print(
+        f"records in {store.records_dir}; build tables with `python -m benchmark table "
+        f"--out {args.out}`"
+    )
     return 0
 
 
@@ -206,8 +245,10 @@ def cmd_table(args: argparse.Namespace, registry: Registry) -> int:
 def cmd_list(args: argparse.Namespace, registry: Registry) -> int:
     """``list``: registered methods and datasets with their kinds."""
     if args.what in (None, "methods"):
-        rows = [[m.id, m.name, m.kind, m.view, ",".join(v or "(plain)" for v in m.variants)]
-                for m in sorted(registry.methods.values(), key=lambda m: m.id)]
+        rows = [
+            [m.id, m.name, m.kind, m.view, ",".join(v or "(plain)" for v in m.variants)]
+            for m in sorted(registry.methods.values(), key=lambda m: m.id)
+        ]
         print(tabulate(rows, headers=["method", "name", "kind", "view", "variants"]))
         if args.params:
             for method in sorted(registry.methods.values(), key=lambda m: m.id):
@@ -217,9 +258,10 @@ def cmd_list(args: argparse.Namespace, registry: Registry) -> int:
                         print(f"  [{dataset_id}] {name} = {param.value!r}  ({param.source})")
         print()
     if args.what in (None, "datasets"):
-        rows = [[d.id, d.name, d.kind,
-                 "any" if d.sizes is None else ",".join(map(str, d.sizes))]
-                for d in sorted(registry.datasets.values(), key=lambda d: (d.kind, d.id))]
+        rows = [
+            [d.id, d.name, d.kind, "any" if d.sizes is None else ",".join(map(str, d.sizes))]
+            for d in sorted(registry.datasets.values(), key=lambda d: (d.kind, d.id))
+        ]
         print(tabulate(rows, headers=["dataset", "name", "kind", "sizes"]))
         if args.params:
             for dataset in sorted(registry.datasets.values(), key=lambda d: d.id):
@@ -269,8 +311,11 @@ def cmd_status(args: argparse.Namespace, registry: Registry) -> int:
 
 def cmd_fetch(args: argparse.Namespace, registry: Registry) -> int:
     """``fetch``: fill the data home ahead of time (e.g. before SLURM jobs without internet)."""
-    ids = (sorted(registry.datasets) if args.datasets.strip() == "all"
-           else registry.resolve_datasets(args.datasets))
+    ids = (
+        sorted(registry.datasets)
+        if args.datasets.strip() == "all"
+        else registry.resolve_datasets(args.datasets)
+    )
     for dataset_id in ids:
         dataset = registry.dataset(dataset_id)
         if dataset.fetch is None:

@@ -2,8 +2,10 @@
 
 * :func:`spectral_clustering`: Ng, Jordan & Weiss (NIPS 2001), "On spectral clustering:
   analysis and an algorithm": top eigenvectors of D^-1/2 A D^-1/2, rows scaled to unit
-  length, k-means. Eigenvectors come from LOBPCG (fast on sparse and dense affinities
-  at n = 10,000) with ARPACK as a fallback and exact dense ``eigh`` for small n.
+  length, k-means. Eigenvectors come from ARPACK on the normalised affinity (largest
+  eigenvalues, no shift-invert: well under a second on a sparse 10k affinity, where
+  scikit-learn's default Laplacian solver took minutes here), LOBPCG as a fallback,
+  and exact dense ``eigh`` for small n.
 * :func:`keep_largest` and :func:`dsc_postprocess`: the post-processing of Ji et al.
   (NeurIPS 2017, DSC-Net reference code, ``thrC`` and ``post_proC``): per column keep the
   largest coefficients holding a fraction of its L1 mass, then build the affinity from
@@ -17,7 +19,7 @@ import warnings
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
-from scipy.sparse.linalg import eigsh, lobpcg, svds
+from scipy.sparse.linalg import ArpackNoConvergence, eigsh, lobpcg, svds
 from sklearn.cluster import KMeans
 from sklearn.preprocessing import normalize
 
@@ -26,22 +28,31 @@ DENSE_EIGH_MAX_N = 1500
 
 
 def _normalized_affinity(affinity: np.ndarray | sp.spmatrix) -> np.ndarray | sp.csr_matrix:
-    """D^-1/2 A D^-1/2 for a symmetric non-negative affinity (isolated points kept)."""
+    """D^-1/2 A D^-1/2 for a symmetric non-negative affinity (isolated points kept).
+
+    Dense affinities are scaled in float32 without n×n temporaries: at n = 10,000 a
+    float64 copy is 800 MB and every eigensolver product reads it whole.
+    """
+    if affinity.shape[0] != affinity.shape[1]:
+        raise ValueError(f"affinity must be square, got shape {affinity.shape}")
     if sp.issparse(affinity):
         A = sp.csr_matrix(affinity, dtype=np.float64)
-        degree = np.asarray(A.sum(axis=1)).ravel()
-    else:
-        A = np.asarray(affinity, dtype=np.float64)
-        degree = A.sum(axis=1)
-    if A.shape[0] != A.shape[1]:
-        raise ValueError(f"affinity must be square, got shape {A.shape}")
-    if (A.min() if not sp.issparse(A) else (A.data.min() if A.nnz else 0.0)) < 0:
-        raise ValueError("affinity must be non-negative; take absolute values first")
-    inv_sqrt = 1.0 / np.sqrt(np.where(degree > 0, degree, 1.0))
-    if sp.issparse(A):
+        if A.nnz and A.data.min() < 0:
+            raise ValueError("affinity must be non-negative; take absolute values first")
+        inv_sqrt = _inverse_sqrt_degree(np.asarray(A.sum(axis=1)).ravel())
         scale = sp.diags(inv_sqrt)
         return (scale @ A @ scale).tocsr()
-    return A * inv_sqrt[:, None] * inv_sqrt[None, :]
+    M = np.array(affinity, dtype=np.float32, copy=True)
+    if M.min() < 0:
+        raise ValueError("affinity must be non-negative; take absolute values first")
+    inv_sqrt = _inverse_sqrt_degree(M.sum(axis=1, dtype=np.float64)).astype(np.float32)
+    M *= inv_sqrt[:, None]
+    M *= inv_sqrt[None, :]
+    return M
+
+
+def _inverse_sqrt_degree(degree: np.ndarray) -> np.ndarray:
+    return 1.0 / np.sqrt(np.where(degree > 0, degree, 1.0))
 
 
 def spectral_embedding(
@@ -54,24 +65,26 @@ def spectral_embedding(
         raise ValueError(f"need more points ({n}) than clusters ({n_components})")
     if n <= DENSE_EIGH_MAX_N:
         dense = M.toarray() if sp.issparse(M) else M
-        _, vectors = scipy.linalg.eigh(dense, subset_by_index=[n - n_components, n - 1])
+        _, vectors = scipy.linalg.eigh(
+            dense.astype(np.float64), subset_by_index=[n - n_components, n - 1]
+        )
     else:
         vectors = _top_eigenvectors_iterative(M, n_components, random_state)
-    return normalize(vectors, axis=1)
+    return normalize(vectors.astype(np.float64), axis=1)
 
 
 def _top_eigenvectors_iterative(M, k: int, random_state: int | None) -> np.ndarray:
+    """ARPACK (Lanczos) for the largest eigenvalues; LOBPCG if ARPACK does not converge."""
     rng = np.random.default_rng(random_state)
-    X0 = rng.standard_normal((M.shape[0], k))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        values, vectors = lobpcg(M, X0, largest=True, tol=1e-6, maxiter=500)
-    residual = np.linalg.norm(M @ vectors - vectors * values, axis=0)
-    if np.all(np.isfinite(residual)) and residual.max() < 1e-3:
+    try:
+        _, vectors = eigsh(M, k=k, which="LA", v0=rng.standard_normal(M.shape[0]), tol=1e-6)
         return vectors
-    v0 = rng.standard_normal(M.shape[0])
-    _, vectors = eigsh(M, k=k, which="LA", v0=v0)
-    return vectors
+    except ArpackNoConvergence:
+        X0 = rng.standard_normal((M.shape[0], k)).astype(M.dtype)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, vectors = lobpcg(M, X0, largest=True, tol=1e-5, maxiter=1000)
+        return vectors
 
 
 def spectral_clustering(

@@ -3,7 +3,8 @@
 Layout of an output folder ``OUT``::
 
     OUT/records/<task_id>.json      one per task, written atomically when the task ends
-    OUT/running/<task_id>.json      marker of a running task: pid/host or job id, heartbeat
+    OUT/running/<task_id>.json      marker of a running task (pid/host or SLURM job id,
+                                    heartbeat) or of one queued in SLURM (job id)
     OUT/checkpoints/<task_id>.pt    resumable state of long tasks (removed when recorded)
     OUT/logs/<task_id>.log          stdout/stderr of the task's process
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.atomic import TMP_PREFIX, atomic_write_json
+from benchmark.slurm_queue import active_jobs
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "failed", "timeout", "diverged")
@@ -98,18 +100,29 @@ class Store:
         """Remove the marker of ``task_id`` (no error if it is gone)."""
         self.marker_path(task_id).unlink(missing_ok=True)
 
+    def read_marker(self, task_id: str) -> dict[str, Any] | None:
+        """The marker of ``task_id`` as it is on disk (alive or not), or ``None``."""
+        return _read_json(self.marker_path(task_id))
+
     def running(self) -> dict[str, dict[str, Any]]:
-        """Markers of tasks that are alive: fresh heartbeat, and a live pid on this host."""
-        alive: dict[str, dict[str, Any]] = {}
+        """Markers of tasks that are alive: running (fresh heartbeat, and a live pid on
+        this host) or queued in SLURM (one ``squeue`` call asks for all of them)."""
+        markers: dict[str, dict[str, Any]] = {}
         if not self.running_dir.is_dir():
-            return alive
+            return markers
         for path in self.running_dir.glob("*.json"):
             if path.name.startswith(TMP_PREFIX):
                 continue
             marker = _read_json(path)
-            if marker is not None and marker_is_alive(marker):
-                alive[path.stem] = marker
-        return alive
+            if marker is not None:
+                markers[path.stem] = marker
+        queued = [m.get("slurm_job_id", "") for m in markers.values() if m.get("state") == "queued"]
+        active = active_jobs(queued) if queued else set()
+        return {
+            task_id: marker
+            for task_id, marker in markers.items()
+            if marker_is_alive(marker, active_slurm_jobs=active)
+        }
 
     def log_path(self, task_id: str) -> Path:
         """Where the log of ``task_id``'s process goes."""
@@ -130,8 +143,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def marker_is_alive(marker: dict[str, Any], now: float | None = None) -> bool:
-    """A marker is alive while its heartbeat is fresh (and, on this host, its pid runs)."""
+def marker_is_alive(
+    marker: dict[str, Any], now: float | None = None, active_slurm_jobs: set[str] | None = None
+) -> bool:
+    """A marker is alive while its heartbeat is fresh (and, on this host, its pid runs).
+
+    A ``queued`` marker (submitted to SLURM, not started) has no heartbeat: it is alive
+    while its job is in ``active_slurm_jobs``, or always when that is ``None`` (SLURM
+    could not be asked, so the job may still run).
+    """
+    if marker.get("state") == "queued":
+        return active_slurm_jobs is None or str(marker.get("slurm_job_id")) in active_slurm_jobs
     now = time.time() if now is None else now
     if now - float(marker.get("heartbeat", 0)) > STALE_AFTER_S:
         return False

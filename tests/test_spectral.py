@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from benchmark.metrics import clustering_accuracy
+from benchmark.spectral import (
+    DENSE_EIGH_MAX_N,
+    dsc_postprocess,
+    keep_largest,
+    spectral_clustering,
+    symmetric_affinity,
+)
+
+
+def block_affinity(n_per: int, k: int, noise: float, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(k), n_per)
+    A = (y[:, None] == y[None, :]) * rng.random((k * n_per, k * n_per))
+    A = A + noise * rng.random(A.shape)
+    return 0.5 * (A + A.T), y
+
+
+@pytest.mark.parametrize("n_per", [20, DENSE_EIGH_MAX_N // 3 + 100])
+def test_spectral_recovers_blocks_dense_and_sparse(n_per):
+    A, y = block_affinity(n_per, 3, noise=0.01)
+    assert clustering_accuracy(y, spectral_clustering(A, 3, random_state=0)) == 1.0
+    sparse = sp.csr_matrix(np.where(A > 0.05, A, 0))
+    assert clustering_accuracy(y, spectral_clustering(sparse, 3, random_state=0)) == 1.0
+
+
+def test_spectral_rejects_negative_affinity():
+    with pytest.raises(ValueError, match="non-negative"):
+        spectral_clustering(-np.ones((5, 5)), 2)
+
+
+def test_symmetric_affinity_is_half_abs_sum():
+    C = np.array([[0.0, -2.0], [1.0, 0.0]])
+    np.testing.assert_allclose(symmetric_affinity(C), [[0, 1.5], [1.5, 0]])
+    np.testing.assert_allclose(symmetric_affinity(sp.csr_matrix(C)).toarray(), [[0, 1.5], [1.5, 0]])
+
+
+def test_keep_largest_keeps_the_mass_fraction_per_column():
+    C = np.array([[0.0, 5.0], [3.0, 0.0], [1.0, 5.0]])
+    kept = keep_largest(C, 0.7)  # column 0: 3 of 4 is 75% >= 70% -> keep only 3
+    np.testing.assert_array_equal(kept[:, 0], [0, 3, 0])
+    np.testing.assert_array_equal(kept[:, 1], [5, 0, 5])  # 5 is 50% < 70%: keep both
+    np.testing.assert_array_equal(keep_largest(C, 1.0), C)
+
+
+def test_dsc_postprocess_gives_a_clusterable_affinity():
+    A, y = block_affinity(30, 3, noise=0.05, seed=1)
+    np.fill_diagonal(A, 0)
+    L = dsc_postprocess(A, 3, subspace_dim=4, alpha=4, keep_fraction=0.9)
+    assert L.shape == A.shape and np.allclose(L, L.T) and L.min() >= 0 and L.max() <= 1
+    assert clustering_accuracy(y, spectral_clustering(L, 3, random_state=0)) == 1.0
