@@ -46,7 +46,13 @@ class DataBundle:
     info: dict[str, Any] = field(default_factory=dict)
 
     def view(self, name: str) -> np.ndarray:
-        """Return the ``vectors`` (n×D) or ``images`` (n×1×H×W) view of the data."""
+        """Return the ``vectors`` (n×D) or ``images`` (n×1×H×W) view of the data.
+
+        ``auto`` is the images when the dataset has them, else the vectors (methods with a
+        convolutional network for images and a dense one for text).
+        """
+        if name == "auto":
+            name = "vectors" if self.images is None else "images"
         if name == "vectors":
             return self.X
         if name == "images":
@@ -55,7 +61,7 @@ class DataBundle:
                     "this dataset has no image view; choose a method that takes vectors"
                 )
             return self.images
-        raise ValueError(f"unknown view {name!r}; known views: 'vectors', 'images'")
+        raise ValueError(f"unknown view {name!r}; known views: 'vectors', 'images', 'auto'")
 
 
 class DivergenceError(ArithmeticError):
@@ -84,7 +90,7 @@ class MethodInfo:
     defaults: Mapping[str, Mapping[str, Param]]
     memory_mb: Callable[[int, int], float]
     kind: Literal["paper", "reference"] = "paper"
-    view: Literal["vectors", "images"] = "vectors"
+    view: Literal["vectors", "images", "auto"] = "vectors"
     variants: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {"": {}})
     description: str = ""
 

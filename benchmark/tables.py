@@ -252,7 +252,12 @@ def render(blocks: list[Block], fmt: str = "md") -> str:
     parts = [f"# {TABLE_TITLES[table]}" if fmt == "md" else f"% {TABLE_TITLES[table]}"]
     for block in blocks:
         heading = f"## {block.title}" if fmt == "md" else f"% {block.title}"
-        parts += [heading, tabulate(_table_rows(block), headers=_headers(), tablefmt=tablefmt)]
+        parts += [
+            heading,
+            tabulate(
+                _table_rows(block), headers=_headers(), tablefmt=tablefmt, disable_numparse=True
+            ),
+        ]
     parts.append(
         "Cells: mean ± std over seeds (n = number of seeds); paper value and our difference "
         "beside each. 'missing': no finished run."
