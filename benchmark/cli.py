@@ -58,6 +58,44 @@ def _default_budget_gb() -> float:
     return round(psutil.virtual_memory().total * 0.9 / 2**30, 1)
 
 
+SLURM_OPTIONS = (
+    "profile", "partition", "time_min", "mem_gb", "cpus_per_task", "gpus_per_task",
+    "array_parallelism", "account", "qos",
+)  # fmt: skip
+"""Destinations of the SLURM options, handed to the SLURM executor as they are."""
+
+
+def _slurm_options(parser: argparse.ArgumentParser) -> None:
+    """Options of ``--executor slurm`` (see slurm/README.md); unset ones come from the profile."""
+    group = parser.add_argument_group("SLURM (--executor slurm)")
+    group.add_argument(
+        "--profile",
+        help="settings in slurm/NAME.toml, or a .toml file path (default: slurm/default.toml)",
+    )
+    group.add_argument("--partition", help="SLURM partition")
+    group.add_argument(
+        "--slurm-time-min",
+        type=float,
+        dest="time_min",
+        metavar="MIN",
+        help="SLURM time limit per task in minutes "
+        "(default: 1.5 x --timeout-min + 5, else the profile's, else 240)",
+    )
+    group.add_argument(
+        "--mem-gb",
+        type=float,
+        help="memory per task in GB (default: the profile's, else from the memory estimates)",
+    )
+    group.add_argument("--cpus-per-task", type=int, help="CPUs per task")
+    group.add_argument("--gpus-per-task", type=int, help="GPUs per task")
+    group.add_argument("--array-parallelism", type=int, help="array tasks running at once")
+    group.add_argument("--account", help="SLURM account to charge")
+    group.add_argument("--qos", help="SLURM quality of service")
+    group.add_argument(
+        "--no-wait", action="store_true", help="submit and return; follow the tasks with `status`"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m benchmark`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -112,10 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--executor",
-        choices=["local", "debug"],
+        choices=["local", "slurm", "debug"],
         default="local",
-        help="local: one child process per task (default); debug: in-process",
+        help="local: one child process per task (default); slurm: SLURM array jobs through "
+        "submitit; debug: in-process",
     )
+    _slurm_options(run)
 
     table = commands.add_parser("table", help="print Table 1, 2 or 3 from the records")
     _common(table)
@@ -200,6 +240,15 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
         from benchmark.executors.debug import DebugExecutor
 
         executor = DebugExecutor(mem_budget_mb=budget_mb)
+    elif args.executor == "slurm":
+        from benchmark.executors.slurm import SlurmSetupError, slurm_executor_from_options
+
+        options = {name: getattr(args, name) for name in SLURM_OPTIONS}
+        try:
+            executor = slurm_executor_from_options(options, args.timeout_min, no_wait=args.no_wait)
+        except SlurmSetupError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     else:
         from benchmark.executors.local import LocalExecutor
 
@@ -210,6 +259,8 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
             mem_limit_mb=None if args.mem_limit_gb is None else args.mem_limit_gb * 1024,
         )
     records = executor.run(work.to_run, store)
+    if args.executor == "slurm" and args.no_wait:
+        return 0
     counts: dict[str, int] = {}
     for record in records:
         counts[record["status"]] = counts.get(record["status"], 0) + 1
@@ -293,7 +344,10 @@ def cmd_status(args: argparse.Namespace, registry: Registry) -> int:
     for task_id, task in sorted(tasks.items(), key=lambda kv: kv[1].label):
         record = store.read_record(task_id)
         if task_id in running:
-            state, detail = "running", f"pid {running[task_id].get('pid')}"
+            marker = running[task_id]
+            state = marker.get("state", "running")
+            job = marker.get("slurm_job_id")
+            detail = f"SLURM job {job}" if job else f"pid {marker.get('pid')}"
         elif record is None:
             state, detail = "missing", ""
         elif record["status"] == "ok":
@@ -311,19 +365,15 @@ def cmd_status(args: argparse.Namespace, registry: Registry) -> int:
 
 def cmd_fetch(args: argparse.Namespace, registry: Registry) -> int:
     """``fetch``: fill the data home ahead of time (e.g. before SLURM jobs without internet)."""
-    ids = (
-        sorted(registry.datasets)
-        if args.datasets.strip() == "all"
-        else registry.resolve_datasets(args.datasets)
-    )
-    for dataset_id in ids:
-        dataset = registry.dataset(dataset_id)
-        if dataset.fetch is None:
-            print(f"{dataset_id}: nothing to fetch")
-            continue
-        dataset.fetch()
-        print(f"{dataset_id}: ready")
-    return 0
+    from benchmark.data import fetch_datasets
+
+    if args.datasets.strip() == "all":
+        ids = sorted(i for i, d in registry.datasets.items() if d.kind != "synthetic")
+    else:
+        ids = registry.resolve_datasets(args.datasets)
+    outcomes = fetch_datasets([registry.dataset(i) for i in ids])
+    failed = [i for i, outcome in outcomes.items() if outcome.startswith("error")]
+    return 1 if failed else 0
 
 
 COMMANDS = {

@@ -25,7 +25,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,7 @@ class MemoryBudgetError(MemoryError):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def peak_memory_mb() -> float:
@@ -167,7 +167,8 @@ def run_task(
                 raise MemoryBudgetError(
                     f"{task.method} estimates {estimate / 1024:.1f} GiB for n={len(bundle.y)}, "
                     f"D={bundle.X.shape[1]}, over the memory budget of "
-                    f"{mem_budget_mb / 1024:.1f} GiB: raise --mem-budget-gb or use a smaller size"
+                    f"{mem_budget_mb / 1024:.1f} GiB: raise the budget (--mem-budget-gb; on SLURM, "
+                    f"--mem-gb) or use a smaller size"
                 )
             _seed_everything(task.seed)
             estimator = _build_estimator(method, task, bundle.n_clusters, store)

@@ -104,6 +104,8 @@ class LocalExecutor:
             command += ["--mem-limit-mb", str(self.mem_limit_mb)]
         log_path = store.log_path(task.task_id)
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        if log_path.is_symlink():  # left by a SLURM attempt: do not append to its log
+            log_path.unlink()
         log = open(log_path, "ab")  # noqa: SIM115 - closed when the child is reaped
         log.write(f"=== attempt {attempt_id} {time.ctime()}\n".encode())
         log.flush()
