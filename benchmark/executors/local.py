@@ -31,6 +31,7 @@ from benchmark.tasks import Task
 from benchmark.worker import base_record
 
 POLL_INTERVAL_S = 0.05
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 LOG_TAIL_LINES = 30
 
 
@@ -84,6 +85,18 @@ class LocalExecutor:
         self.mem_limit_mb = mem_limit_mb
         self.progress = progress
 
+    def _child_env(self) -> dict[str, str]:
+        """The environment of a task: BLAS/OpenMP threads shared out among the ``jobs``.
+
+        Without a cap every task starts one thread per core and ``jobs`` tasks fight over
+        them; a value the user set is kept.
+        """
+        env = dict(os.environ)
+        threads = str(max(1, (os.cpu_count() or 1) // self.jobs))
+        for name in THREAD_VARIABLES:
+            env.setdefault(name, threads)
+        return env
+
     def _start(self, task: Task, store: Store) -> _Child:
         attempt_id = uuid.uuid4().hex
         command = [
@@ -115,6 +128,7 @@ class LocalExecutor:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env=self._child_env(),
         )
         return _Child(task, attempt_id, process, log, time.monotonic())
 
