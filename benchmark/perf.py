@@ -1,0 +1,224 @@
+"""Speed and memory of the classical methods on a synthetic union of subspaces.
+
+``python -m benchmark.perf [--sizes 1000,5000,10000] [--methods ssc-omp,ensc,ssc,lrr]``
+runs every (method, size) in a fresh child process on 10 random 6-dimensional
+subspaces of R^512 (unit-norm points, noise 0.01) and prints, per run, the wall time
+of the self-expression, affinity and spectral steps, the child's peak resident memory
+and the clustering accuracy, next to the targets at n = 10,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tabulate import tabulate
+
+CLASSICAL_METHODS = ("ssc-omp", "ensc", "ssc", "lrr")
+TARGET_SECONDS = {"ssc-omp": 27, "ensc": 120, "ssc": 300, "lrr": 60}
+"""Time targets at n = 10,000 on the 2-core reference machine (ACC ≥ 0.99, ≤ 4 GB each)."""
+TARGET_SPECTRAL_SECONDS = 10
+TARGET_MEMORY_MB = 4096
+TARGET_SIZE = 10_000
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmark.perf",
+        description="Time the classical methods on a synthetic union of subspaces.",
+    )
+    parser.add_argument("--sizes", default="1000,5000,10000", help="comma-separated n")
+    parser.add_argument(
+        "--methods", default=",".join(CLASSICAL_METHODS), help="comma-separated method ids"
+    )
+    parser.add_argument("--subspaces", type=int, default=10)
+    parser.add_argument("--subspace-dim", type=int, default=6)
+    parser.add_argument("--ambient-dim", type=int, default=512)
+    parser.add_argument("--noise", type=float, default=0.01)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="BLAS threads in each child (default: inherit)"
+    )
+    parser.add_argument("--timeout", type=float, default=None, help="seconds per run")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--child", nargs=2, metavar=("METHOD", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be >= 1")
+    return args
+
+
+def _sizes(text: str, n_subspaces: int) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise SystemExit(f"--sizes must be comma-separated integers, got {text!r}") from None
+    for n in sizes:
+        if n <= 0 or n % n_subspaces:
+            raise SystemExit(f"size {n} must be a positive multiple of --subspaces={n_subspaces}")
+    return sizes
+
+
+def run_child(method_id: str, n: int, args: argparse.Namespace) -> dict:
+    """Inside the child: build the data, fit step by step, report times, memory and ACC."""
+    import numpy as np
+
+    from benchmark.metrics import clustering_accuracy
+    from benchmark.registry import Registry
+    from benchmark.spectral import spectral_clustering
+    from benchmark.synthetic import union_of_subspaces
+
+    info = Registry().method(method_id)
+    X, y = union_of_subspaces(
+        args.subspaces,
+        args.subspace_dim,
+        args.ambient_dim,
+        n // args.subspaces,
+        noise=args.noise,
+        unit_norm=True,
+        seed=args.seed,
+    )
+    params = {name: p.value for name, p in info.params_for("synthetic").items()}
+    estimator = info.estimator(n_clusters=args.subspaces, random_state=args.seed, **params)
+    # the steps of SelfExpressiveClustering.fit, timed one by one
+    start = time.perf_counter()
+    data = estimator._validate_input(X)
+    coef = estimator._self_expression(data)
+    expressed = time.perf_counter()
+    affinity = estimator._affinity(coef)
+    affine = time.perf_counter()
+    labels = spectral_clustering(affinity, args.subspaces, random_state=args.seed)
+    done = time.perf_counter()
+    return {
+        "method": method_id,
+        "n": n,
+        "self_expression_s": expressed - start,
+        "affinity_s": affine - expressed,
+        "spectral_s": done - affine,
+        "total_s": done - start,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "acc": clustering_accuracy(y, labels),
+        "n_iter": getattr(estimator, "n_iter_", None),
+        "converged": getattr(estimator, "converged_", None),
+        "affinity_nnz_per_row": (
+            int(np.count_nonzero(affinity)) if not hasattr(affinity, "nnz") else affinity.nnz
+        )
+        / n,
+    }
+
+
+def _spawn(method_id: str, n: int, args: argparse.Namespace) -> dict:
+    command = [sys.executable, "-m", "benchmark.perf", "--child", method_id, str(n)]
+    command += ["--subspaces", str(args.subspaces), "--subspace-dim", str(args.subspace_dim)]
+    command += ["--ambient-dim", str(args.ambient_dim), "--noise", str(args.noise)]
+    command += ["--seed", str(args.seed)]
+    env = dict(os.environ)
+    if args.threads is not None:
+        env.update({name: str(args.threads) for name in THREAD_VARIABLES})
+    started = time.perf_counter()
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, env=env, timeout=args.timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"method": method_id, "n": n, "error": f"timed out after {args.timeout:g} s"}
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"method": method_id, "n": n, "error": f"exit {result.returncode}: {tail[0]}"}
+    row = json.loads(result.stdout.strip().splitlines()[-1])
+    row["wall_s"] = time.perf_counter() - started
+    return row
+
+
+def _verdict(row: dict) -> str:
+    if "error" in row:
+        return row["error"]
+    if row["n"] != TARGET_SIZE or row["method"] not in TARGET_SECONDS:
+        return ""
+    misses = []
+    if row["total_s"] > TARGET_SECONDS[row["method"]]:
+        misses.append(f"time > {TARGET_SECONDS[row['method']]} s")
+    if row["spectral_s"] > TARGET_SPECTRAL_SECONDS:
+        misses.append(f"spectral > {TARGET_SPECTRAL_SECONDS} s")
+    if row["peak_mb"] > TARGET_MEMORY_MB:
+        misses.append("memory > 4 GB")
+    if row["acc"] < 0.99:
+        misses.append("ACC < 0.99")
+    return "ok" if not misses else "; ".join(misses)
+
+
+def _table(rows: list[dict]) -> str:
+    headers = [
+        "method", "n", "fit s", "self-expr s", "affinity s", "spectral s",
+        "peak MiB", "ACC", "iters", "converged", "target (n=10k)",
+    ]  # fmt: skip
+    body = []
+    for row in rows:
+        if "error" in row:
+            body.append([row["method"], row["n"], *[""] * 8, _verdict(row)])
+            continue
+        body.append(
+            [
+                row["method"],
+                row["n"],
+                f"{row['total_s']:.1f}",
+                f"{row['self_expression_s']:.1f}",
+                f"{row['affinity_s']:.1f}",
+                f"{row['spectral_s']:.1f}",
+                f"{row['peak_mb']:.0f}",
+                f"{row['acc']:.4f}",
+                row["n_iter"],
+                row["converged"],
+                _verdict(row),
+            ]
+        )
+    return tabulate(body, headers=headers)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (or, with ``--child``, one measurement) and print the table."""
+    args = _parse_args(argv)
+    if args.child:
+        method_id, n = args.child[0], int(args.child[1])
+        print(json.dumps(run_child(method_id, n, args)))
+        return 0
+    from benchmark.registry import Registry, UnknownPluginError
+
+    registry = Registry()
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    try:
+        for method_id in methods:
+            registry.method(method_id)
+    except UnknownPluginError as error:
+        raise SystemExit(str(error)) from None
+    sizes = _sizes(args.sizes, args.subspaces)
+    print(
+        f"{args.subspaces} subspaces of dim {args.subspace_dim} in R^{args.ambient_dim}, "
+        f"noise {args.noise}, seed {args.seed}; BLAS threads: {args.threads or 'inherited'}; "
+        f"cores: {os.cpu_count()}; load average at start: {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    rows = []
+    for n in sizes:
+        for method_id in methods:
+            row = _spawn(method_id, n, args)
+            row["load_avg"] = os.getloadavg()[0]
+            rows.append(row)
+            print(_table([row]).splitlines()[-1], flush=True)
+    print()
+    print(_table(rows))
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+    if args.json is not None:
+        args.json.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""SSC, EnSC, SSC-OMP and LRR: clustering, the solvers' optimality, the sklearn contract."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.linear_model import ElasticNet, Lasso
+
+from benchmark.metrics import clustering_accuracy
+from benchmark.synthetic import union_of_subspaces
+
+METHODS = ("ssc", "ensc", "ssc-omp", "lrr")
+SELF_EXCLUDING = ("ssc", "ensc", "ssc-omp")
+
+
+@pytest.fixture(scope="module")
+def union():
+    """5 random 4-dim subspaces of R^30, 60 unit-norm points each, noise 0.01."""
+    X, y = union_of_subspaces(5, 4, 30, 60, noise=0.01, unit_norm=True, seed=0)
+    return X, y
+
+
+def _estimator(registry, method_id: str, **overrides):
+    info = registry.method(method_id)
+    params = {name: p.value for name, p in info.params_for("synthetic").items()}
+    params.update({"n_clusters": 5, "random_state": 0, **overrides})
+    return info.estimator(**params)
+
+
+def _module(registry, method_id: str):
+    """The plugin module (loaded by path), for its solver functions."""
+    return inspect.getmodule(registry.method(method_id).estimator)
+
+
+def _dense(coef) -> np.ndarray:
+    return coef.toarray() if sp.issparse(coef) else np.asarray(coef)
+
+
+@pytest.mark.parametrize("method_id", METHODS)
+def test_clusters_a_union_of_subspaces(registry, union, method_id):
+    X, y = union
+    estimator = _estimator(registry, method_id).fit(X)
+    assert clustering_accuracy(y, estimator.labels_) >= 0.95
+    assert estimator.coef_.shape == (len(y), len(y))
+    assert isinstance(estimator.n_iter_, int) and estimator.n_iter_ >= 1
+
+
+@pytest.mark.parametrize("method_id", SELF_EXCLUDING)
+def test_no_point_represents_itself(registry, union, method_id):
+    X, _ = union
+    coef = _dense(_estimator(registry, method_id).fit(X).coef_)
+    assert np.all(np.diag(coef) == 0)
+    assert np.count_nonzero(coef) > 0
+
+
+def _reference_ssc_admm(Y, alpha, n_iter):
+    """The SSC appendix's ADMM with admmLasso_mat_func's settings, dense inverse."""
+    n = Y.shape[1]
+    G = Y.T @ Y
+    off = np.abs(G - np.diag(np.diag(G)))
+    mu1, mu2 = alpha / off.max(axis=0).min(), alpha
+    A = np.linalg.inv(mu1 * G + mu2 * np.eye(n))
+    C = np.zeros((n, n))
+    Lam = np.zeros((n, n))
+    for _ in range(n_iter):
+        Z = A @ (mu1 * G + mu2 * (C - Lam / mu2))
+        V = Z + Lam / mu2
+        C = np.maximum(np.abs(V) - 1 / mu2, 0) * np.sign(V)
+        C -= np.diag(np.diag(C))
+        Lam = Lam + mu2 * (Z - C)
+    return C
+
+
+@pytest.mark.parametrize("D", [30, 400])  # D < n (Woodbury side) and D > n (Gram factor)
+def test_ssc_admm_reproduces_the_reference_iterates(registry, D):
+    X, _ = union_of_subspaces(3, 4, D, 40, noise=0.01, unit_norm=True, seed=1)
+    ssc = _module(registry, "ssc")
+    Y = ssc.gram_factor(X)
+    lam = 20.0 / ssc.coherence_floor(Y)
+    C, n_iter, _ = ssc.ssc_admm(Y, lam, 20.0, tol=1e-12, max_iter=30, dtype=np.float64)
+    assert n_iter == 30
+    reference = _reference_ssc_admm(X.T.astype(np.float64), 20.0, 30)
+    np.testing.assert_allclose(C.toarray(), reference, atol=1e-9)
+
+
+def test_ssc_reaches_the_lasso_optimum(registry, union):
+    X, _ = union
+    X64 = X.astype(np.float64)
+    short = _estimator(registry, "ssc", max_iter=10, dtype="float64").fit(X64)
+    full = _estimator(registry, "ssc", dtype="float64").fit(X64)
+    assert full.objective_ < short.objective_
+    # the same problem column by column: ‖c‖₁ + λ/2‖x − Xc‖², i.e. Lasso alpha = 1/(λD)
+    n, D = X64.shape
+    optimum = 0.0
+    for j in range(n):
+        others = np.delete(np.arange(n), j)
+        lasso = Lasso(alpha=1 / (full.lambda_ * D), fit_intercept=False, tol=1e-9, max_iter=100_000)
+        c = lasso.fit(X64[others].T, X64[j]).coef_
+        optimum += np.abs(c).sum() + 0.5 * full.lambda_ * np.sum((X64[j] - X64[others].T @ c) ** 2)
+    assert optimum <= full.objective_ <= optimum * (1 + 2e-3)
+
+
+def test_ensc_orgen_finds_the_full_elastic_net_solution(registry, union):
+    X, _ = union
+    X64 = X.astype(np.float64)
+    # a small working set forces several oracle-guided iterations
+    estimator = _estimator(registry, "ensc", support_size=10, n_nonzero=300).fit(X64)
+    assert estimator.n_iter_ > 1 and estimator.converged_
+    coef = _dense(estimator.coef_)
+    n, D = X64.shape
+    G = np.abs(X64 @ X64.T)
+    np.fill_diagonal(G, 0)
+    for j in range(0, n, 15):
+        gamma = estimator.gamma * estimator.tau / G[j].max()
+        others = np.delete(np.arange(n), j)
+        # λ‖c‖₁ + (1−λ)/2‖c‖² + γ/2‖x − Xc‖² is scikit-learn's elastic net scaled by γD
+        net = ElasticNet(
+            alpha=1 / (gamma * D),
+            l1_ratio=estimator.tau,
+            fit_intercept=False,
+            tol=1e-12,
+            max_iter=100_000,
+        ).fit(X64[others].T, X64[j])
+        np.testing.assert_allclose(coef[others, j], net.coef_, atol=1e-7)
+
+
+def test_omp_takes_at_most_kmax_atoms_never_itself(registry, union):
+    X, _ = union
+    coef = _dense(_estimator(registry, "ssc-omp", kmax=3, eps=0.0).fit(X).coef_)
+    assert np.all(np.count_nonzero(coef, axis=0) == 3)
+    assert np.all(np.diag(coef) == 0)
+
+
+def test_omp_matches_sequential_orthogonal_matching_pursuit(registry, union):
+    X, _ = union
+    X64 = X.astype(np.float64)
+    ssc_omp = _module(registry, "ssc-omp")
+    Ct, sizes, _ = ssc_omp.batched_omp(X64, kmax=6, eps=1e-3, dtype=np.float64, block=64)
+    for j in range(0, X64.shape[0], 20):
+        residual, support = X64[j].copy(), []
+        for _ in range(6):
+            correlation = np.abs(X64 @ residual)
+            correlation[[j, *support]] = -1
+            support.append(int(np.argmax(correlation)))
+            c = np.linalg.lstsq(X64[support].T, X64[j], rcond=None)[0]
+            residual = X64[j] - X64[support].T @ c
+            if np.linalg.norm(residual) <= 1e-3 * np.linalg.norm(X64[j]):
+                break
+        assert sizes[j] == len(support)
+        expected = np.zeros(X64.shape[0])
+        expected[support] = c
+        np.testing.assert_allclose(Ct[j].toarray().ravel(), expected, atol=1e-10)
+
+
+def test_omp_stops_once_the_residual_vanishes(registry):
+    X, _ = union_of_subspaces(4, 3, 20, 30, noise=0.0, unit_norm=True, seed=2)
+    estimator = _estimator(registry, "ssc-omp", kmax=10, eps=1e-6).fit(X.astype(np.float64))
+    assert estimator.converged_ and estimator.n_iter_ == 3  # d atoms span each point
+
+
+def test_lrr_is_low_rank_on_noiseless_data(registry):
+    # 4 independent 3-dim subspaces in R^30: the LRR solution is the shape interaction VVᵀ
+    X, y = union_of_subspaces(4, 3, 30, 25, noise=0.0, unit_norm=True, seed=3)
+    estimator = _estimator(registry, "lrr", lam=10.0, n_clusters=4).fit(X.astype(np.float64))
+    singular = np.linalg.svd(estimator.coef_.astype(np.float64), compute_uv=False)
+    assert np.sum(singular > 1e-3 * singular[0]) == 12
+    assert estimator.converged_
+    assert clustering_accuracy(y, estimator.labels_) == 1.0
+    across = estimator.coef_[y[:, None] != y[None, :]]
+    assert np.abs(across).max() < 1e-3 * np.abs(estimator.coef_).max()
+
+
+def _reference_lrr(X, lam, n_iter):
+    """Transcription of the LRR code's solve_lrr + inexact_alm_lrr_l21 (explicit SVDs)."""
+    U, s, Vt = np.linalg.svd(X, full_matrices=False)
+    Q = Vt.T
+    A = X @ Q
+    m, n = A.shape[1], X.shape[1]
+    mu, inv_a = 1e-6, np.linalg.inv(A.T @ A + np.eye(m))
+    Z, E = np.zeros((m, n)), np.zeros_like(X)
+    Y1, Y2 = np.zeros_like(X), np.zeros((m, n))
+    for _ in range(n_iter):
+        u, sigma, vt = np.linalg.svd(Z + Y2 / mu, full_matrices=False)
+        keep = sigma > 1 / mu
+        J = (u[:, keep] * (sigma[keep] - 1 / mu)) @ vt[keep]
+        Z = inv_a @ (A.T @ X - A.T @ E + J + (A.T @ Y1 - Y2) / mu)
+        T = X - A @ Z + Y1 / mu
+        norms = np.linalg.norm(T, axis=0)
+        E = T * np.where(norms > lam / mu, 1 - lam / mu / np.maximum(norms, 1e-300), 0)
+        Y1 += mu * (X - A @ Z - E)
+        Y2 += mu * (Z - J)
+        mu = min(1e10, 1.1 * mu)
+    return Q @ Z
+
+
+def test_lrr_reproduces_the_reference_iterates(registry, union):
+    X, _ = union
+    lrr = _module(registry, "lrr")
+    solution = lrr.lrr_inexact_alm(X.astype(np.float64), lam=0.5, tol=1e-30, max_iter=150)
+    reference = _reference_lrr(X.T.astype(np.float64), 0.5, 150)
+    np.testing.assert_allclose(solution.Q @ solution.Z, reference, atol=1e-9)
+
+
+@pytest.mark.parametrize("method_id", METHODS)
+def test_sklearn_contract(registry, method_id):
+    estimator = _estimator(registry, method_id)
+    params = estimator.get_params()
+    assert params["n_clusters"] == 5 and params["random_state"] == 0
+    twin = clone(estimator)
+    assert twin is not estimator and twin.get_params() == params
+    twin.set_params(n_clusters=3)
+    assert twin.n_clusters == 3 and estimator.n_clusters == 5
+
+
+BAD_PARAMS = [
+    ("ssc", {"alpha": 0.5}, "alpha must be > 1"),
+    ("ssc", {"dtype": "float16"}, "dtype must be one of"),
+    ("ssc", {"max_iter": 0}, "max_iter must be a positive integer"),
+    ("ensc", {"tau": 1.0}, r"tau \(the paper's λ\) must be in \(0, 1\)"),
+    ("ensc", {"gamma": 0.5}, "gamma must be > 1"),
+    ("ensc", {"support_size": 0}, "support_size must be a positive integer"),
+    ("ssc-omp", {"kmax": 0}, "kmax must be a positive integer"),
+    ("ssc-omp", {"eps": -1.0}, "eps must be >= 0"),
+    ("lrr", {"lam": -1.0}, "lam .* must be > 0"),
+    ("lrr", {"power": 0}, "power must be a positive integer"),
+]
+
+
+@pytest.mark.parametrize(("method_id", "override", "message"), BAD_PARAMS)
+def test_bad_parameters_are_refused_with_a_clear_message(
+    registry, union, method_id, override, message
+):
+    X, _ = union
+    with pytest.raises(ValueError, match=message):
+        _estimator(registry, method_id, **override).fit(X)
+
+
+@pytest.mark.parametrize("method_id", ("ssc", "ensc"))
+def test_a_point_orthogonal_to_all_others_is_refused(registry, method_id):
+    X = np.eye(6, dtype=np.float32)
+    with pytest.raises(ValueError, match="orthogonal to all others"):
+        _estimator(registry, method_id, n_clusters=2).fit(X)
+
+
+CITATIONS = {
+    "ssc": "Elhamifar & Vidal",
+    "ensc": "Oracle Based Active Set Algorithm",
+    "ssc-omp": "Sparse Subspace Clustering by Orthogonal Matching",
+    "lrr": "Low-Rank Representation",
+}
+
+
+@pytest.mark.parametrize("method_id", METHODS)
+def test_declaration(registry, method_id):
+    info = registry.method(method_id)
+    assert info.kind == "paper" and info.view == "vectors"
+    for dataset_id in ("*", "bbc", "20newsgroups", "fashion-mnist", "notmnist", "synthetic"):
+        params = info.params_for(dataset_id)
+        assert params and all(p.source for p in params.values()), "every value needs a source"
+    assert 0 < info.memory_mb(1000, 512) < info.memory_mb(10_000, 512) <= 4096
+    assert CITATIONS[method_id] in info.estimator.__doc__
