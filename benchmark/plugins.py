@@ -14,6 +14,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+PROCESS_BASELINE_MB = 450
+"""Memory of a task process before the method allocates anything (interpreter, numpy,
+scipy, scikit-learn, torch and the loaded plugins; measured about 420 MiB). Memory
+estimates add it to what the method itself needs."""
+
 ALL_DATASETS = "*"
 """Key of :attr:`MethodInfo.defaults` whose entries apply to every dataset."""
 

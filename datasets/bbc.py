@@ -76,5 +76,6 @@ DATASET = DatasetInfo(
         ),
     },
     fetch=fetch,
+    dim=lambda n_components, **_: n_components,
     description="2,225 BBC news articles, 5 topics; TF-IDF + TruncatedSVD(256) features.",
 )

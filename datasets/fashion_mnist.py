@@ -129,5 +129,6 @@ DATASET = DatasetInfo(
         ),
     },
     fetch=fetch,
+    dim=lambda image_size, **_: image_size * image_size,
     description="70,000 28x28 clothing images, 10 classes; equal-count subsamples by seed.",
 )

@@ -232,6 +232,7 @@ DATASET = DatasetInfo(
         "meta_source": Param("20newsgroups-meta", "paper: 'use the rest for meta data'"),
     },
     fetch=fetch,
+    dim=lambda n_components, **_: n_components,
     description=f"{N_TARGET} posts of 10 newsgroups; TF-IDF + TruncatedSVD(512) features.",
 )
 META = DatasetInfo(

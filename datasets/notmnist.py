@@ -226,5 +226,6 @@ DATASET = DatasetInfo(
         ),
     },
     fetch=fetch,
+    dim=lambda image_size, **_: image_size * image_size,
     description="Letters A-J in many fonts, 28x28; equal-count subsamples by seed.",
 )

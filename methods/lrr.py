@@ -5,11 +5,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from benchmark.plugins import MethodInfo, Param
+from benchmark.plugins import PROCESS_BASELINE_MB, MethodInfo, Param
 from benchmark.selfexpressive import SelfExpressiveClustering
-
-PROCESS_MB = 450
-"""Interpreter, numpy/scipy/scikit-learn and the loaded plugins (measured: about 420 MiB)."""
 
 
 class LRR(SelfExpressiveClustering):
@@ -183,7 +180,7 @@ def shape_interaction_affinity(Q: np.ndarray, Z: np.ndarray, power: int) -> np.n
 def memory_mb(n: int, d: int) -> float:
     """Z = QZ′ and the affinity as n×n float32, the spectral step's copy, r×n iterates."""
     r = min(n, d)
-    return (3 * 4 * n * n + 12 * 8 * r * n + 8 * n * r) / 2**20 + PROCESS_MB
+    return (3 * 4 * n * n + 12 * 8 * r * n + 8 * n * r) / 2**20 + PROCESS_BASELINE_MB
 
 
 METHOD = MethodInfo(

@@ -7,16 +7,13 @@ import scipy.linalg
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from benchmark.plugins import MethodInfo, Param
+from benchmark.plugins import PROCESS_BASELINE_MB, MethodInfo, Param
 from benchmark.selfexpressive import SelfExpressiveClustering
 from benchmark.spectral import symmetric_affinity
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 ROW_BLOCK = 256
 """Rows of the n×n iterate processed at once: keeps temporaries small and in cache."""
-
-PROCESS_MB = 450
-"""Interpreter, numpy/scipy/scikit-learn and the loaded plugins (measured: about 420 MiB)."""
 
 
 class SSC(SelfExpressiveClustering):
@@ -216,7 +213,7 @@ def _update_rows(
 
 def memory_mb(n: int, d: int) -> float:
     """Two n×n float32 iterates, D×n float64 work arrays, sparse C and the spectral step."""
-    return (2 * 4 * n * n + 16 * 8 * min(n, d) * n + 64 * n * 50) / 2**20 + PROCESS_MB
+    return (2 * 4 * n * n + 16 * 8 * min(n, d) * n + 64 * n * 50) / 2**20 + PROCESS_BASELINE_MB
 
 
 NO_PUBLISHED_ALPHA = Param(

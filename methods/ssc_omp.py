@@ -6,16 +6,13 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from benchmark.plugins import MethodInfo, Param
+from benchmark.plugins import PROCESS_BASELINE_MB, MethodInfo, Param
 from benchmark.selfexpressive import SelfExpressiveClustering
 from benchmark.spectral import symmetric_affinity
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 POINT_BLOCK = 512
 """Points pursued together: their residual correlations are one (block × n) product."""
-
-PROCESS_MB = 450
-"""Interpreter, numpy/scipy/scikit-learn and the loaded plugins (measured: about 420 MiB)."""
 
 
 class SSCOMP(SelfExpressiveClustering):
@@ -167,7 +164,7 @@ def _omp_block(
 
 def memory_mb(n: int, d: int) -> float:
     """Point-block correlations and QR factors; sparse C (≤ k_max per column); spectral step."""
-    return (3 * 8 * POINT_BLOCK * n + 2 * 8 * n * d + 64 * n * 20) / 2**20 + PROCESS_MB
+    return (3 * 8 * POINT_BLOCK * n + 2 * 8 * n * d + 64 * n * 20) / 2**20 + PROCESS_BASELINE_MB
 
 
 IMAGE_SETTING = {
