@@ -8,13 +8,12 @@ the task's record is written.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from benchmark.atomic import atomic_write_bytes
+from benchmark.atomic import atomic_write
 
 
 class Checkpoint:
@@ -36,9 +35,7 @@ class Checkpoint:
 
     def save(self, state: dict[str, Any]) -> None:
         """Store ``state`` (tensors, arrays, numbers; anything ``torch.save`` takes)."""
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        atomic_write_bytes(self.path, buffer.getvalue())
+        atomic_write(self.path, lambda handle: torch.save(state, handle))
 
     def load(self) -> dict[str, Any] | None:
         """The last saved state, or ``None`` when there is none."""

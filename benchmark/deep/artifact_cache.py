@@ -1,0 +1,98 @@
+"""Cache of trained artefacts of the deep methods: pretrained auto-encoders, fine-tuned C.
+
+* Pretrained auto-encoders are shared by every method that starts from the same
+  pretraining (DSCN-L1, DSCN-L2, DASC and DPSC on the same data, size and seed). The key
+  holds the data itself (a digest of the array, which pins dataset, size, seed and
+  preprocessing), the architecture, the initialisation, the seed and the pretraining
+  objective with its schedule.
+* Fine-tuned coefficient matrices are shared by the variants of one method that differ
+  only in how C is read out (with and without DSC-Net post-processing): the key is the
+  pretraining key plus every fine-tuning setting, and no post-processing setting.
+
+Entries live in ``<data home>/deep/<kind>/<digest>.pt`` (``SUBSPACE_BENCH_DATA``), are
+written atomically, and builders of one entry hold a file lock, so concurrent tasks
+(parallel workers, SLURM array jobs on a shared filesystem) build each entry once and
+never read a half-written one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmark.atomic import atomic_write, file_lock
+from benchmark.data.home import data_home
+
+CACHE_FORMAT = 1
+"""Bumped when what an entry holds, or the training code behind it, changes meaning."""
+
+
+def array_digest(array: np.ndarray) -> str:
+    """sha256 of an array's dtype, shape and bytes."""
+    contiguous = np.ascontiguousarray(array)
+    digest = hashlib.sha256(f"{contiguous.dtype.str}{contiguous.shape}".encode())
+    digest.update(memoryview(contiguous).cast("B"))
+    return digest.hexdigest()
+
+
+def key_digest(key: Mapping[str, Any]) -> str:
+    """Stable digest of a JSON-able key (tuples and lists hash alike)."""
+    text = json.dumps({"format": CACHE_FORMAT, **key}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+class ArtifactCache:
+    """Entries of one kind (``pretrained`` or ``coefficients``) under the data home."""
+
+    def __init__(self, kind: str, root: Path | None = None) -> None:
+        self.folder = (root if root is not None else data_home() / "deep") / kind
+
+    def path(self, key: Mapping[str, Any]) -> Path:
+        """File of the entry for ``key``."""
+        return self.folder / f"{key_digest(key)}.pt"
+
+    def load(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The stored entry for ``key``, or ``None``."""
+        path = self.path(key)
+        if not path.exists():
+            return None
+        entry = torch.load(path, map_location="cpu", weights_only=False)
+        if entry.get("key") != json.loads(json.dumps(key, default=str)):
+            raise RuntimeError(
+                f"cache entry {path} does not hold the key it is filed under; delete the file"
+            )
+        return entry["value"]
+
+    def store(self, key: Mapping[str, Any], value: dict[str, Any]) -> None:
+        """Write ``value`` for ``key`` atomically (streamed: no copy in memory)."""
+        entry = {"key": json.loads(json.dumps(key, default=str)), "value": value}
+        atomic_write(self.path(key), lambda handle: torch.save(entry, handle))
+
+    @contextmanager
+    def locked(self, key: Mapping[str, Any]) -> Iterator[None]:
+        """Hold the builder's lock of ``key``'s entry for the block."""
+        path = self.path(key)
+        with file_lock(path.with_name(f".{path.stem}.lock")):
+            yield
+
+    def get_or_build(
+        self, key: Mapping[str, Any], build: Callable[[], dict[str, Any]]
+    ) -> tuple[dict[str, Any], bool]:
+        """``(value, hit)``: the entry for ``key``, built by ``build()`` and stored on a miss."""
+        value = self.load(key)
+        if value is not None:
+            return value, True
+        with self.locked(key):
+            value = self.load(key)
+            if value is not None:
+                return value, True
+            value = build()
+            self.store(key, value)
+        return value, False
