@@ -189,3 +189,14 @@ def test_debug_executor_runs_in_process(tmp_path):
     (record,) = Store(out).records()
     assert record["status"] == "ok" and record["provenance"]["host"]
     assert os.getpid()  # ran here: no child process involved
+
+
+def test_a_task_finished_by_another_driver_after_planning_is_not_rerun(registry, tmp_path):
+    from benchmark.executors.local import LocalExecutor
+
+    (task,) = expand_grid(registry, ["faulty"], ["synthetic"], None, [0])
+    store = Store(tmp_path)
+    done_elsewhere = {"task_id": task.task_id, "status": "ok", "attempt_id": "other-driver"}
+    store.write_record(done_elsewhere)
+    assert LocalExecutor(progress=False).run([task], store) == []
+    assert store.read_record(task.task_id)["attempt_id"] == "other-driver"

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-from benchmark.store import Store
+from benchmark.store import Store, marker_is_alive
 from benchmark.tasks import Task
 from benchmark.worker import base_record
 
@@ -59,6 +59,16 @@ def _describe_exit(status: int) -> str:
         hint = " (often the out-of-memory killer)" if number == signal.SIGKILL else ""
         return f"worker process killed by {name}{hint}"
     return f"worker process exited with status {os.WEXITSTATUS(status)} without a record"
+
+
+def _taken_meanwhile(task: Task, store: Store) -> bool:
+    """True if another driver on the same output folder has run or started ``task``
+    since this sweep was planned (two sweeps over overlapping grids share the work)."""
+    record = store.read_record(task.task_id)
+    if record is not None and record["status"] == "ok":
+        return True
+    marker = store.read_marker(task.task_id)
+    return marker is not None and marker_is_alive(marker)
 
 
 class LocalExecutor:
@@ -169,7 +179,11 @@ class LocalExecutor:
         try:
             while pending or active:
                 while pending and len(active) < self.jobs:
-                    child = self._start(pending.pop(), store)
+                    task = pending.pop()
+                    if _taken_meanwhile(task, store):
+                        bar.update(1)
+                        continue
+                    child = self._start(task, store)
                     active[child.process.pid] = child
                 for pid, child in list(active.items()):
                     if (
