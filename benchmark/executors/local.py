@@ -147,8 +147,12 @@ class LocalExecutor:
         child.process.returncode = status  # reaped by wait4; keep Popen from waiting again
         task = child.task
         record = store.read_record(task.task_id)
-        if record is not None and record.get("attempt_id") == child.attempt_id and not timed_out:
-            return record
+        if record is not None:
+            mine = record.get("attempt_id") == child.attempt_id
+            # our child's own record, or a success by another driver running the same task
+            # at the same time: never overwrite a success with this attempt's failure
+            if (mine and not timed_out) or (not mine and record.get("status") == "ok"):
+                return record
         log_path = store.log_path(task.task_id)
         record = base_record(task, child.attempt_id, str(log_path))
         wall = time.monotonic() - child.started
