@@ -17,7 +17,7 @@ from benchmark.data import (
     fetch_file,
     image_bundle,
     locate,
-    read_idx_pair,
+    read_idx_parts,
     subset_indices,
 )
 from benchmark.plugins import DataBundle, DatasetInfo, Param
@@ -72,19 +72,17 @@ def load(n_points: int, seed: int, pool: str, image_size: int, interpolation: st
 
     def read() -> dict[str, np.ndarray]:
         fix = "Delete it and run `python -m benchmark fetch --datasets mnist`."
-        pairs = [
-            read_idx_pair(
-                located[PARTS[part][0]].path,
-                located[PARTS[part][1]].path,
-                dict(enumerate(PARTS[part][2])),
-                fix,
-            )
-            for part in parts
-        ]
-        return {
-            "images": np.concatenate([pair[0] for pair in pairs]),
-            "labels": np.concatenate([pair[1] for pair in pairs]),
-        }
+        return read_idx_parts(
+            [
+                (
+                    located[PARTS[part][0]].path,
+                    located[PARTS[part][1]].path,
+                    dict(enumerate(PARTS[part][2])),
+                )
+                for part in parts
+            ],
+            fix,
+        )
 
     settings = {"pool": pool, "image_size": image_size}
     shas = {name: file.sha256 for name, file in located.items()}

@@ -31,6 +31,7 @@ from benchmark.data.image_pools import (
     check_interpolation,
     image_bundle,
     read_idx_pair,
+    read_idx_parts,
 )
 from benchmark.data.images import INTERPOLATION, preprocess_images, resize_images, to_unit_gray
 from benchmark.data.prefetch import fetch_datasets
@@ -80,6 +81,7 @@ __all__ = [
     "read_bbc",
     "read_idx",
     "read_idx_pair",
+    "read_idx_parts",
     "read_newsgroups",
     "resize_images",
     "strip_newsgroup_post",

@@ -8,7 +8,7 @@ it with the run seed.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,19 @@ def read_idx_pair(
             fix,
         )
     return images, labels
+
+
+def read_idx_parts(
+    parts: Sequence[tuple[str | os.PathLike, str | os.PathLike, Mapping[int, int] | None]],
+    fix: str,
+) -> dict[str, np.ndarray]:
+    """Read several (images, labels, expected counts) idx pairs (e.g. train and test) with
+    :func:`read_idx_pair` and stack them into one ``{"images", "labels"}`` pool."""
+    pairs = [read_idx_pair(images, labels, counts, fix) for images, labels, counts in parts]
+    return {
+        "images": np.concatenate([pair[0] for pair in pairs]),
+        "labels": np.concatenate([pair[1] for pair in pairs]),
+    }
 
 
 def check_interpolation(interpolation: str) -> None:
