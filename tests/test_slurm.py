@@ -25,6 +25,7 @@ from benchmark.executors.slurm import (
     SlurmExecutor,
     SlurmSetupError,
     SlurmTask,
+    Submitted,
     default_mem_gb,
     looks_timed_out,
     resolve_settings,
@@ -34,6 +35,7 @@ from benchmark.registry import Registry
 from benchmark.slurm_queue import active_jobs, parse_squeue
 from benchmark.store import Store, marker_is_alive
 from benchmark.tasks import Task, expand_grid, parse_overrides
+from benchmark.worker import base_record
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGINS = Path(__file__).parent / "plugins"
@@ -190,6 +192,42 @@ def test_timed_out_task_without_checkpoint_is_not_requeued(tmp_path):
     Store(tmp_path).checkpoint_path(task.task_id).unlink()
     assert slurm_task.checkpoint() is not None and slurm_task.interruption == "requeued"
     assert looks_timed_out(29 * 60, 30) and not looks_timed_out(60, 30)
+
+
+class EndedJob:
+    """Stands in for a submitit job that has ended in ``state``."""
+
+    def __init__(self, job_id: str, state: str) -> None:
+        self.job_id, self.state = job_id, state
+
+    def done(self) -> bool:
+        return True
+
+
+def test_a_lost_job_never_overwrites_a_success_of_another_attempt(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"  # the executor only checks that sbatch and srun are there
+    bin_dir.mkdir()
+    for tool in ("sbatch", "srun"):
+        (bin_dir / tool).write_text("#!/bin/sh\nexit 1\n")
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    store = Store(tmp_path / "out")
+    ok_task, lost_task = probe_tasks(seeds=(0, 1))
+    theirs = {**base_record(ok_task, "other-driver"), "status": "ok", "metrics": {"acc": 0.9}}
+    store.write_record(theirs)
+    ended = []  # this driver's attempts: both jobs ended without writing a record
+    for index, task in enumerate((ok_task, lost_task)):
+        ended.append(Submitted(task, "mine", EndedJob(f"9_{index}", "CANCELLED")))
+        store.mark_running(
+            task.task_id, state="queued", slurm_job_id=f"9_{index}", attempt_id="mine"
+        )
+    executor = SlurmExecutor(resolve_settings(PROFILE, {}), progress=False, poll_interval_s=0)
+    records = executor.follow(ended, store)
+    assert records[0] == theirs and store.read_record(ok_task.task_id) == theirs
+    assert records[1]["status"] == "failed" and records[1]["attempt_id"] == "mine"
+    assert "SLURM job 9_1 ended in state CANCELLED" in store.read_record(lost_task.task_id)["error"]
+    assert store.read_marker(ok_task.task_id) is None  # this attempt's queued marker is gone
+    assert store.read_marker(lost_task.task_id) is None
 
 
 def test_slurm_executor_without_sbatch_is_a_usage_error(tmp_path, monkeypatch, capsys):

@@ -458,8 +458,14 @@ class SlurmExecutor:
 
     @staticmethod
     def _record_lost(entry: Submitted, store: Store) -> dict[str, Any]:
-        """Record a task whose job ended without writing one (killed, cancelled, node lost)."""
+        """Record a task whose job ended without writing one (killed, cancelled, node lost),
+        unless another driver running the same task recorded a success: that stays."""
         task_id = entry.task.task_id
+        theirs = store.read_record(task_id)
+        if theirs is not None and theirs.get("status") == "ok":
+            if (store.read_marker(task_id) or {}).get("attempt_id") == entry.attempt_id:
+                store.clear_running(task_id)  # this attempt's stale marker, not another's
+            return theirs
         log_path = store.log_path(task_id)
         state = entry.job.state
         record = base_record(entry.task, entry.attempt_id, str(log_path))
