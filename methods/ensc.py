@@ -34,7 +34,8 @@ class EnSC(SelfExpressiveClustering):
     δ_k = γ(x_j − X_{T_k} c_k); stop when no point violates |x_iᵀδ_k| ≤ λ,
     else T_{k+1} = supp(c_k) ∪ {violators} (the most violating ones when the set would
     exceed ``support_size``, which grows by 10% when the support fills 80% of it, and
-    stop early when the objective stalls, as in the reference code).
+    stop early when the objective stalls, as in the reference code; the growth is at
+    least one point, since round(1.1·s) = s for s <= 4 would leave the set stuck).
 
     Vectorised over points: the restricted problems of a block of points are solved
     exactly by a batched active-set method (feature-sign search, as LARS-type solvers
@@ -178,7 +179,10 @@ class OrgenSolver:
         added = np.flatnonzero(over)
         limit = int(self.size_limit[j])
         if active.size > 0.8 * limit:
-            limit = min(round(max(active.size, limit) * 1.1), self.X.shape[0] - 1)
+            # at least one more point: round(1.1·limit) = limit for limit <= 4, and then
+            # ORGEN could never add a violator and would stall short of the optimum
+            grown = max(round(max(active.size, limit) * 1.1), limit + 1)
+            limit = min(grown, self.X.shape[0] - 1)
             self.size_limit[j] = limit
         room = max(limit - active.size, 0)
         if added.size > room:
