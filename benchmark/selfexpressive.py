@@ -35,7 +35,11 @@ class SelfExpressiveClustering(ClusterMixin, BaseEstimator):
         raise NotImplementedError
 
     def _affinity(self, coef: np.ndarray | sp.spmatrix) -> np.ndarray | sp.spmatrix:
-        """Affinity from C; default ½(|C| + |Cᵀ|), or DSC-Net post-processing when set."""
+        """Affinity from C; default ½(|C| + |Cᵀ|), or DSC-Net post-processing when set.
+
+        The one readout of every self-expressive method: C in the papers' orientation
+        goes to :func:`benchmark.spectral.dsc_postprocess` (which states how it reads it).
+        """
         post = getattr(self, "post_process", None)
         if post:
             dense = coef.toarray() if sp.issparse(coef) else np.asarray(coef)

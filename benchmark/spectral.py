@@ -145,11 +145,18 @@ def dsc_postprocess(
 ) -> np.ndarray:
     """Affinity of DSC-Net's ``post_proC`` after the ``thrC`` threshold.
 
-    C ← thrC(C); C ← ½(C + Cᵀ); U Σ from the top r = d·K + 1 singular triplets;
+    ``coef`` is C in the papers' orientation (column j writes point j; ``X ≈ XC``), as
+    every self-expressive method here returns it. The DSC-Net reference code's
+    coefficient variable multiplies row codes (``Coef @ z``), so it is Cᵀ, and its
+    ``thrC`` walks the columns of *that*: the threshold keeps, for each point i, the
+    largest coefficients with which i serves the others (row i of C). This one
+    orientation serves every method.
+
+    C ← thrC(Cᵀ); C ← ½(C + Cᵀ); U Σ from the top r = d·K + 1 singular triplets;
     rows of U Σ^½ normalised; Z = U Uᵀ with negatives set to 0; affinity |Z|^α scaled
     to max 1 and symmetrised.
     """
-    C = keep_largest(coef, keep_fraction)
+    C = keep_largest(np.asarray(coef).T, keep_fraction)
     C = 0.5 * (C + C.T)
     r = min(subspace_dim * n_clusters + 1, C.shape[0] - 1)
     U, s, _ = svds(C.astype(np.float64), k=r, random_state=0)

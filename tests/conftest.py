@@ -9,6 +9,7 @@ import pytest
 from benchmark.registry import Registry
 
 FIXTURE_PLUGINS = Path(__file__).parent / "fixture_plugins"
+pytest_plugins = ("tests.deep_fixtures",)
 
 
 @pytest.fixture(scope="session")

@@ -1,30 +1,55 @@
-"""Deep self-expressive clustering: DSC-Net, the base model of DASC, DPSC and LRSC.
+"""Deep self-expressive clustering: DSC-Net, and the base of DASC, DPSC and LRSC.
 
 Ji, Zhang, Li, Salzmann & Reid, "Deep Subspace Clustering Networks", NeurIPS 2017; in
 the notation of LRSC (Li et al., AAAI 2021), Eq. (1)-(2) and Algorithm 2 (Eq. (9) with
-μ = γ = 0 and a random initialisation).
+μ = γ = 0 and a random initialisation). A method built on it is a subclass that adds
+its own loss terms and auxiliary networks (:meth:`_extra_objective`), side inputs
+(:meth:`_auxiliary_inputs`) or starting weights (:meth:`_initial_weights`); the
+training loop, caches, checkpoints, memory guard and readouts are shared.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
 from benchmark.checkpoint import Checkpoint
 from benchmark.deep.artifact_cache import ArtifactCache, array_digest
 from benchmark.deep.autoencoders import INITIALISATION, build_autoencoder, values_per_sample
 from benchmark.deep.memory import check_finetune_memory
+from benchmark.deep.objective import (
+    Auxiliary,
+    Objective,
+    Reconstruction,
+    SelfExpression,
+    Weighted,
+)
 from benchmark.deep.self_expression import SelfExpressionLayer, check_regularizer
-from benchmark.deep.training import PRETRAIN_OBJECTIVE, final_objective, finetune, pretrain
+from benchmark.deep.training import final_objective, finetune, pretrain
 from benchmark.selfexpressive import SelfExpressiveClustering
-from benchmark.spectral import dsc_postprocess
 
 log = logging.getLogger(__name__)
+
+READOUT_AND_RUNTIME_PARAMS = frozenset(
+    {
+        "post_process",
+        "post_subspace_dim",
+        "post_alpha",
+        "post_keep_fraction",
+        "device",
+        "memory_budget_mb",
+        "use_cache",
+        "checkpoint",
+    }
+)
+"""Parameters that do not change the fine-tuned C (kept out of the coefficient cache key)."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -35,6 +60,17 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was asked for but CUDA is not available; use 'auto'")
     return device
+
+
+@dataclass(frozen=True)
+class TrainingContext:
+    """What a method's extra terms may need to know when they are built."""
+
+    n: int
+    latent_dim: int
+    n_clusters: int
+    seed: int
+    device: torch.device
 
 
 class DeepSelfExpressiveClustering(SelfExpressiveClustering):
@@ -59,13 +95,18 @@ class DeepSelfExpressiveClustering(SelfExpressiveClustering):
     (``use_cache``; see :mod:`benchmark.deep.artifact_cache`), so methods sharing a
     pretraining pretrain once and the readout variants of a method fine-tune once. With
     a ``checkpoint``, the state is saved every ``checkpoint.every`` epochs of either
-    stage and a rerun resumes from it. Before C is allocated the memory need is checked
-    against ``memory_budget_mb`` (default: free memory).
+    stage and a rerun resumes from it. Before C is allocated the memory need (core and
+    extra terms) is checked against ``memory_budget_mb`` (default: free memory).
+
+    Subclasses declare only their own parameters in ``__init__`` and pass the rest on
+    with ``**base``; :meth:`_get_param_names` collects the parameters of every class of
+    the hierarchy, so ``get_params``/``clone`` see them all.
 
     Learned attributes: ``coef_`` (n×n, paper's C), ``affinity_matrix_``, ``labels_``,
-    ``objective_`` (Eq. (1) at the end), ``n_iter_`` (fine-tuning epochs),
-    ``pretrain_loss_`` and ``finetune_loss_`` (per-epoch histories), ``pretrain_cached_``
-    and ``coef_cached_`` (whether a cache entry was used).
+    ``objective_`` (the fine-tuning objective at the end), ``objective_terms_`` (its
+    unweighted terms), ``n_iter_`` (fine-tuning epochs), ``pretrain_loss_`` and
+    ``finetune_loss_`` (per-epoch histories), ``pretrain_cached_`` and ``coef_cached_``
+    (whether a cache entry was used).
     """
 
     def __init__(
@@ -118,6 +159,48 @@ class DeepSelfExpressiveClustering(SelfExpressiveClustering):
         self.use_cache = use_cache
         self.checkpoint = checkpoint
 
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        """The named ``__init__`` parameters of this class and of every deep base class."""
+        names: set[str] = set()
+        for klass in cls.__mro__:
+            if not issubclass(klass, DeepSelfExpressiveClustering) or "__init__" not in vars(klass):
+                continue
+            for parameter in inspect.signature(klass.__init__).parameters.values():
+                if parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
+                    continue
+                if parameter.name != "self":
+                    names.add(parameter.name)
+        return sorted(names)
+
+    # -- what a method adds ---------------------------------------------------------
+
+    def _extra_objective(
+        self, context: TrainingContext
+    ) -> tuple[Sequence[Weighted], Sequence[Auxiliary]]:
+        """The method's own weighted loss terms and auxiliary networks (DSC-Net: none)."""
+        return (), ()
+
+    def _auxiliary_inputs(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Full-length side inputs for the terms, row i for point i (DSC-Net: none)."""
+        return {}
+
+    def _initial_weights(
+        self, model: torch.nn.Module, X: np.ndarray, seed: int
+    ) -> Mapping[str, torch.Tensor] | None:
+        """Weights the auto-encoder starts from (DSC-Net: ``None``, its random init)."""
+        return None
+
+    def objective(self, context: TrainingContext) -> Objective:
+        """Eq. (1)'s terms (reconstruction, λ1 self-expression, λ2 R(C)) plus the method's."""
+        extra_terms, auxiliaries = self._extra_objective(context)
+        terms = [
+            Weighted(Reconstruction(), 1.0),
+            Weighted(SelfExpression(), float(self.lambda1)),
+            *extra_terms,
+        ]
+        return Objective(terms, self.regularizer, float(self.lambda2), auxiliaries)
+
     # -- input --------------------------------------------------------------------
 
     def _validate_input(self, X: Any) -> np.ndarray:
@@ -150,33 +233,11 @@ class DeepSelfExpressiveClustering(SelfExpressiveClustering):
             "initialisation": INITIALISATION,
         }
 
-    def _pretrain_objective(self) -> str:
-        """What stage 1 minimises; methods that pretrain differently override this."""
-        return PRETRAIN_OBJECTIVE
-
-    def _pretrain_key(self, data_digest: str, sample_shape: tuple[int, ...], seed: int) -> dict:
+    def _training_settings(self) -> dict[str, Any]:
+        """Every parameter that shapes the fine-tuned C (not the readout, not the runtime)."""
+        params = self.get_params(deep=False)
         return {
-            "data": data_digest,
-            "seed": seed,
-            "architecture": self._architecture(sample_shape),
-            "pretraining": {
-                "objective": self._pretrain_objective(),
-                "epochs": self.pretrain_epochs,
-                "lr": self.pretrain_lr,
-                "batch_size": self.pretrain_batch_size,
-            },
-        }
-
-    def _finetune_settings(self) -> dict[str, Any]:
-        """Every setting of stage 2 (the post-processing ones are not: they read C out)."""
-        return {
-            "model": type(self).__name__,
-            "regularizer": self.regularizer,
-            "lambda1": self.lambda1,
-            "lambda2": self.lambda2,
-            "epochs": self.finetune_epochs,
-            "lr": self.finetune_lr,
-            "coef_init": self.coef_init,
+            name: params[name] for name in sorted(params) if name not in READOUT_AND_RUNTIME_PARAMS
         }
 
     # -- the two stages -----------------------------------------------------------
@@ -194,133 +255,197 @@ class DeepSelfExpressiveClustering(SelfExpressiveClustering):
             self.output_activation,
             seed,
         ).to(device)
+        n = X.shape[0]
+        context = TrainingContext(n, int(model.latent_dim), int(self.n_clusters), seed, device)
+        objective = self.objective(context)
         values = values_per_sample(sample_shape, self.conv_channels, self.dense_hidden)
-        check_finetune_memory(X.shape[0], values, device, self.memory_budget_mb)
-        pretrain_key = self._pretrain_key(array_digest(X), sample_shape, seed)
-        coef_key = {**pretrain_key, "finetuning": self._finetune_settings()}
+        check_finetune_memory(
+            n,
+            values,
+            device,
+            self.memory_budget_mb,
+            extra_bytes=objective.memory_bytes(n, context.latent_dim),
+        )
+        auxiliary_arrays = self._auxiliary_inputs(X)
+        initial = self._initial_weights(model, X, seed)
+        if initial is not None:
+            model.load_state_dict(initial)
+        pretrain_key: dict[str, Any] = {
+            "data": array_digest(X),
+            "seed": seed,
+            "architecture": self._architecture(sample_shape),
+            "pretraining": {
+                "objective": objective.describe("pretrain"),
+                "epochs": self.pretrain_epochs,
+                "lr": self.pretrain_lr,
+                "batch_size": self.pretrain_batch_size,
+            },
+        }
+        if initial is not None:
+            pretrain_key["initial_weights"] = {
+                name: array_digest(tensor.detach().cpu().numpy())
+                for name, tensor in sorted(initial.items())
+            }
+        if auxiliary_arrays:
+            pretrain_key["auxiliary_inputs"] = {
+                name: array_digest(values) for name, values in sorted(auxiliary_arrays.items())
+            }
+        coef_key = {
+            **pretrain_key,
+            "finetuning": {
+                "model": type(self).__name__,
+                **self._training_settings(),
+                "objective": objective.describe("finetune"),
+            },
+        }
         data = torch.from_numpy(X).to(device)
+        auxiliary = {
+            name: torch.from_numpy(np.ascontiguousarray(values)).to(device)
+            for name, values in auxiliary_arrays.items()
+        }
+        run = _Training(self, model, data, objective, auxiliary, seed, pretrain_key, coef_key)
         if not self.use_cache:
-            result = self._train(model, data, seed, pretrain_key, coef_key)
+            result = run.train()
             self.coef_cached_ = False
         else:
             result, self.coef_cached_ = ArtifactCache("coefficients").get_or_build(
-                coef_key, lambda: self._train(model, data, seed, pretrain_key, coef_key)
+                coef_key, run.train
             )
-        if self.coef_cached_:
-            self.pretrain_cached_ = True
+        self.pretrain_cached_ = True if self.coef_cached_ else run.pretrain_cached
         self.pretrain_loss_ = list(result["pretrain_loss"])
         self.finetune_loss_ = list(result["finetune_loss"])
         self.objective_ = float(result["objective"])
+        self.objective_terms_ = dict(result.get("objective_terms", {}))
         self.n_iter_ = len(self.finetune_loss_)
         return result["coef"].numpy()
 
-    def _train(
+
+class _Training:
+    """One fit's two stages: pretrain (or take the cached auto-encoder), then fine-tune."""
+
+    def __init__(
         self,
+        estimator: DeepSelfExpressiveClustering,
         model: torch.nn.Module,
         data: torch.Tensor,
+        objective: Objective,
+        auxiliary: dict[str, torch.Tensor],
         seed: int,
-        pretrain_key: dict,
-        coef_key: dict,
-    ) -> dict[str, Any]:
-        """Pretrain (or take the cached auto-encoder) and fine-tune, resuming if saved."""
-        state = self._saved_state(coef_key)
+        pretrain_key: dict[str, Any],
+        coef_key: dict[str, Any],
+    ) -> None:
+        self.estimator = estimator
+        self.model = model
+        self.data = data
+        self.objective = objective
+        self.auxiliary = auxiliary
+        self.seed = seed
+        self.pretrain_key = pretrain_key
+        self.coef_key = coef_key
+        self.pretrain_cached = False
+        self._started = time.monotonic()
+
+    def train(self) -> dict[str, Any]:
+        """Pretrain and fine-tune, resuming from this configuration's checkpoint if saved."""
+        est = self.estimator
+        state = self._saved_state()
         if state is not None and state["stage"] == "finetune":
-            self.pretrain_cached_ = False
             pretrain_loss = list(state["pretrain_loss"])
         else:
-            pretrained = self._pretrained(model, data, seed, pretrain_key, coef_key, state)
-            model.load_state_dict(pretrained["model"])
+            pretrained = self._pretrained(state)
+            self.model.load_state_dict(pretrained["model"])
             pretrain_loss = list(pretrained["history"])
             state = None
-        layer = SelfExpressionLayer(data.shape[0], self.coef_init, data.device)
+        layer = SelfExpressionLayer(self.data.shape[0], est.coef_init, self.data.device)
+        self._started = time.monotonic()
         history = finetune(
-            model,
-            data,
+            self.model,
+            self.data,
             layer,
-            self.lambda1,
-            self.lambda2,
-            self.regularizer,
-            self.finetune_epochs,
-            self.finetune_lr,
-            checkpoint=self.checkpoint,
+            self.objective,
+            est.finetune_epochs,
+            est.finetune_lr,
+            checkpoint=est.checkpoint,
             resume=state,
-            checkpoint_extra={"key": coef_key, "pretrain_loss": pretrain_loss},
-            progress=self._log_progress,
+            checkpoint_extra={"key": self.coef_key, "pretrain_loss": pretrain_loss},
+            auxiliary=self.auxiliary,
+            progress=self._progress("fine-tuning", est.finetune_epochs),
         )
-        objective = final_objective(
-            model, data, layer, self.lambda1, self.lambda2, self.regularizer
+        objective, terms = final_objective(
+            self.model, self.data, layer, self.objective, self.auxiliary
         )
         return {
             "coef": layer.coef.cpu(),
             "pretrain_loss": pretrain_loss,
             "finetune_loss": history,
             "objective": objective,
+            "objective_terms": terms,
         }
 
-    def _pretrained(
-        self,
-        model: torch.nn.Module,
-        data: torch.Tensor,
-        seed: int,
-        pretrain_key: dict,
-        coef_key: dict,
-        state: dict[str, Any] | None,
-    ) -> dict[str, Any]:
+    def _pretrained(self, state: dict[str, Any] | None) -> dict[str, Any]:
+        est = self.estimator
+
         def build() -> dict[str, Any]:
+            self._started = time.monotonic()
             history = pretrain(
-                model,
-                data,
-                self.pretrain_epochs,
-                self.pretrain_lr,
-                self.pretrain_batch_size,
-                seed,
-                checkpoint=self.checkpoint,
+                self.model,
+                self.data,
+                self.objective,
+                est.pretrain_epochs,
+                est.pretrain_lr,
+                est.pretrain_batch_size,
+                self.seed,
+                checkpoint=est.checkpoint,
                 resume=state,
-                checkpoint_extra={"key": coef_key},
+                checkpoint_extra={"key": self.coef_key},
+                auxiliary=self.auxiliary,
+                progress=self._progress("pretraining", est.pretrain_epochs),
             )
-            weights = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
+            weights = {name: tensor.cpu() for name, tensor in self.model.state_dict().items()}
             return {"model": weights, "history": history}
 
-        if not self.use_cache:
-            self.pretrain_cached_ = False
+        if not est.use_cache:
             return build()
-        value, self.pretrain_cached_ = ArtifactCache("pretrained").get_or_build(pretrain_key, build)
+        value, self.pretrain_cached = ArtifactCache("pretrained").get_or_build(
+            self.pretrain_key, build
+        )
         return value
 
-    def _log_progress(self, epoch: int, objective: float) -> None:
-        if epoch % max(1, self.finetune_epochs // 10) == 0 or epoch == self.finetune_epochs:
+    def _progress(self, stage: str, epochs: int):
+        start_epoch: list[int | None] = [None]
+
+        def report(epoch: int, objective: float, terms: dict[str, float]) -> None:
+            if start_epoch[0] is None:
+                start_epoch[0] = epoch - 1
+            if epoch % max(1, epochs // 10) and epoch != epochs:
+                return
+            elapsed = time.monotonic() - self._started
+            done = epoch - start_epoch[0]
+            left = elapsed / done * (epochs - epoch) if done else float("nan")
+            parts = ", ".join(f"{name} {value:.4g}" for name, value in terms.items())
             log.info(
-                "fine-tuning epoch %d/%d: Eq. (1) = %.6g", epoch, self.finetune_epochs, objective
+                "%s epoch %d/%d: objective %.6g (%s); %.0f s elapsed, about %.0f s left",
+                stage,
+                epoch,
+                epochs,
+                objective,
+                parts,
+                elapsed,
+                left,
             )
 
-    def _saved_state(self, coef_key: dict) -> dict[str, Any] | None:
+        return report
+
+    def _saved_state(self) -> dict[str, Any] | None:
         """The checkpointed state of this very configuration, if any."""
-        if self.checkpoint is None:
+        checkpoint = self.estimator.checkpoint
+        if checkpoint is None:
             return None
-        state = self.checkpoint.load()
+        state = checkpoint.load()
         if state is None:
             return None
-        if state.get("key") != coef_key:
-            log.warning("ignoring checkpoint %s: saved by another configuration", self.checkpoint)
+        if state.get("key") != self.coef_key:
+            log.warning("ignoring checkpoint %s: saved by another configuration", checkpoint)
             return None
-        log.info("resuming from %s (%s, epoch %d)", self.checkpoint, state["stage"], state["epoch"])
+        log.info("resuming from %s (%s, epoch %d)", checkpoint, state["stage"], state["epoch"])
         return state
-
-    # -- readout ------------------------------------------------------------------
-
-    def _affinity(self, coef: np.ndarray | sp.spmatrix) -> np.ndarray | sp.spmatrix:
-        """½(|C| + |Cᵀ|), or DSC-Net post-processing applied as the reference code does.
-
-        The reference code's coefficient variable multiplies row codes (``Coef @ z``),
-        so it is Cᵀ in the paper's orientation, and its ``thrC`` keeps the largest
-        entries of each of *its* columns; we pass Cᵀ to match.
-        """
-        if not self.post_process:
-            return super()._affinity(coef)
-        return dsc_postprocess(
-            np.asarray(coef).T,
-            self.n_clusters,
-            subspace_dim=self.post_subspace_dim,
-            alpha=self.post_alpha,
-            keep_fraction=self.post_keep_fraction,
-        )

@@ -52,10 +52,16 @@ def finetune_bytes(n: int, values_per_sample: int) -> int:
     return coefficients + activation_bytes(n, values_per_sample) + RUNTIME_OVERHEAD_BYTES
 
 
-def task_memory_mb(n: int, values_per_sample: int, post_process: bool) -> float:
-    """Peak MiB of a whole task: the larger of fine-tuning and reading C out."""
+def task_memory_mb(
+    n: int, values_per_sample: int, post_process: bool, extra_bytes: int = 0
+) -> float:
+    """Peak MiB of a whole task: the larger of fine-tuning and reading C out.
+
+    ``extra_bytes``: what a method's own loss terms and auxiliary networks add while
+    fine-tuning.
+    """
     readout = READOUT_BYTES_PER_ENTRY[bool(post_process)] * n * n + RUNTIME_OVERHEAD_BYTES
-    return max(finetune_bytes(n, values_per_sample), readout) / 2**20
+    return max(finetune_bytes(n, values_per_sample) + int(extra_bytes), readout) / 2**20
 
 
 def default_budget_mb(device: torch.device) -> float:
@@ -70,21 +76,28 @@ def default_budget_mb(device: torch.device) -> float:
 
 
 def check_finetune_memory(
-    n: int, values_per_sample: int, device: torch.device, budget_mb: float | None
+    n: int,
+    values_per_sample: int,
+    device: torch.device,
+    budget_mb: float | None,
+    extra_bytes: int = 0,
 ) -> float:
     """Raise :class:`MemoryBudgetError` if fine-tuning n points exceeds the budget.
 
-    Returns the estimate in MiB. ``budget_mb=None`` uses :func:`default_budget_mb`.
+    ``extra_bytes`` is what a method's own loss terms and auxiliary networks add (see
+    :meth:`benchmark.deep.objective.Objective.memory_bytes`). Returns the estimate in
+    MiB. ``budget_mb=None`` uses :func:`default_budget_mb`.
     """
     budget = default_budget_mb(device) if budget_mb is None else float(budget_mb)
-    need = finetune_bytes(n, values_per_sample)
+    need = finetune_bytes(n, values_per_sample) + int(extra_bytes)
     need_mb = need / 2**20
     if need_mb > budget:
         gib = 2**30
         raise MemoryBudgetError(
             f"full-batch fine-tuning of n={n} points needs about {need / gib:.1f} GiB "
             f"(C, its Adam moments and gradient blocks: {coefficient_state_bytes(n) / gib:.1f} "
-            f"GiB; network activations: {activation_bytes(n, values_per_sample) / gib:.1f} GiB), "
+            f"GiB; network activations: {activation_bytes(n, values_per_sample) / gib:.1f} GiB; "
+            f"the method's own terms: {int(extra_bytes) / gib:.1f} GiB), "
             f"over the budget of {budget / 1024:.1f} GiB on {device}. Use a smaller size, a "
             f"machine (or GPU) with more memory, or raise the budget with the estimator's "
             f"memory_budget_mb or ${BUDGET_ENV}."

@@ -23,8 +23,9 @@ import torch
 
 from benchmark.deep.autoencoders import build_autoencoder, values_per_sample
 from benchmark.deep.memory import finetune_bytes
+from benchmark.deep.objective import Objective, Reconstruction, SelfExpression, Weighted
 from benchmark.deep.self_expression import SelfExpressionLayer
-from benchmark.deep.training import finetune, reconstruction_loss, self_expression_loss
+from benchmark.deep.training import finetune
 
 SIZES = (1000, 2225, 5000, 10000)
 CHANNELS = (10, 20, 30, 40)
@@ -39,16 +40,17 @@ def measure(n: int, regularizer: str, steps: int) -> dict[str, float]:
     layer = SelfExpressionLayer(n, 1e-4, data.device)
     stamps: list[float] = []
     start = time.perf_counter()
+    objective = Objective(
+        [Weighted(Reconstruction(), 1.0), Weighted(SelfExpression(), 1.0)], regularizer, 1.0
+    )
     finetune(
         model,
         data,
         layer,
-        lambda1=1.0,
-        lambda2=1.0,
-        regularizer=regularizer,
+        objective,
         epochs=steps + 1,
         lr=1e-3,
-        progress=lambda epoch, objective: stamps.append(time.perf_counter()),
+        progress=lambda epoch, value, terms: stamps.append(time.perf_counter()),
     )
     step_times = [b - a for a, b in zip([start, *stamps[:-1]], stamps, strict=True)]
     return _summary(n, regularizer, step_times)
@@ -70,8 +72,8 @@ def measure_naive(n: int, regularizer: str, steps: int) -> dict[str, float]:
         expressed = masked.t().mm(codes)
         penalty = masked.abs().sum() if regularizer == "l1" else (masked**2).sum()
         loss = (
-            reconstruction_loss(data, model.decode(expressed))
-            + self_expression_loss(codes, expressed)
+            0.5 * torch.sum((model.decode(expressed) - data) ** 2)
+            + 0.5 * torch.sum((codes - expressed) ** 2)
             + penalty
         )
         optimizer.zero_grad()
