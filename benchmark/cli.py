@@ -18,6 +18,7 @@ from benchmark.registry import PluginLoadError, Registry, UnknownPluginError
 from benchmark.runner import plan
 from benchmark.store import Store
 from benchmark.tasks import GridError, Task, expand_grid, parse_overrides
+from benchmark.verify import DEFAULT_TOLERANCE, select_records, verify
 
 DEFAULT_OUT = "results"
 EXIT_USAGE = 2
@@ -178,6 +179,50 @@ def build_parser() -> argparse.ArgumentParser:
 
     # `perf` has its own parser (benchmark.perf); listed here for the command overview
     commands.add_parser("perf", help="time the classical methods and the spectral step")
+
+    verify = commands.add_parser(
+        "verify",
+        help="rerun committed records in fresh processes and compare their metrics",
+        description="Rerun the ok records of --out (reruns go to a temporary folder) and "
+        "compare ACC/NMI/ARI: exactly for CPU records that state their BLAS thread count "
+        "(the rerun uses that count), else within --tolerance. Prints matched / differs "
+        "with both values; exits 1 on any difference.",
+    )
+    _common(verify)
+    _out(verify)
+    verify.add_argument("--methods", help="comma-separated method ids (default: all recorded)")
+    verify.add_argument("--datasets", help="comma-separated dataset ids (default: all recorded)")
+    verify.add_argument(
+        "--sample",
+        type=int,
+        metavar="K",
+        help="only the K cheapest records (by recorded fit time, ties by task id)",
+    )
+    verify.add_argument(
+        "--tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE,
+        help="largest absolute metric difference when a rerun cannot be exact "
+        f"(default {DEFAULT_TOLERANCE})",
+    )
+    verify.add_argument("--jobs", type=int, default=1, help="reruns at once (default 1)")
+    verify.add_argument("--timeout-min", type=float, help="per-rerun wall-clock limit in minutes")
+    verify.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="write the reruns into DIR and keep them (default: a temporary folder, removed)",
+    )
+
+    tuning = commands.add_parser(
+        "tuning",
+        help="summarise a parameter search: mean metrics per setting, the best per group",
+        description="Group the ok records of --out (a search run with --set grids on tuning "
+        "data) by method, readout variant, dataset configuration and the parameters that "
+        "vary; print mean ± std over seeds per setting and the setting of highest mean ACC.",
+    )
+    _common(tuning)
+    _out(tuning)
+    tuning.add_argument("--save", help="also write the summary (markdown) to this file")
 
     fetch = commands.add_parser("fetch", help="download or copy datasets into the data home")
     _common(fetch)
@@ -361,6 +406,68 @@ def cmd_status(args: argparse.Namespace, registry: Registry) -> int:
     return 0
 
 
+def _id_list(text: str | None) -> list[str] | None:
+    return [v.strip() for v in text.split(",") if v.strip()] if text else None
+
+
+def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
+    """``verify``: rerun (a sample of) the committed ok records and compare the metrics."""
+    if args.keep and Path(args.keep).resolve() == Path(args.out).resolve():
+        print(
+            "error: --keep must not be the --out folder (reruns never replace records)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    store = Store(args.out)
+    methods, datasets = _id_list(args.methods), _id_list(args.datasets)
+    for method_id in methods or ():
+        registry.method(method_id)
+    for dataset_id in datasets or ():
+        registry.dataset(dataset_id)
+    try:
+        records = select_records(store.records(), methods, datasets, args.sample)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not records:
+        print(f"no ok records to verify in {store.records_dir}", file=sys.stderr)
+        return 1
+    print(f"verifying {len(records)} records of {store.records_dir}", flush=True)
+    checks = verify(
+        records,
+        registry,
+        tolerance=args.tolerance,
+        jobs=args.jobs,
+        timeout_min=args.timeout_min,
+        work_dir=args.keep,
+        report=lambda check: print(check.line(), flush=True),
+    )
+    counts: dict[str, int] = {}
+    for check in checks:
+        counts[check.verdict] = counts.get(check.verdict, 0) + 1
+    print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    return 0 if counts.get("matched", 0) == len(checks) else 1
+
+
+def cmd_tuning(args: argparse.Namespace, registry: Registry) -> int:
+    """``tuning``: the summary of a parameter search and its best settings."""
+    from benchmark.tuning import search_report
+
+    store = Store(args.out)
+    records = store.records()
+    if not records:
+        print(f"error: no records in {store.records_dir}", file=sys.stderr)
+        return EXIT_USAGE
+    text = search_report(records)
+    if args.save:
+        Path(args.save).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.save).write_text(text)
+        print(f"wrote {args.save}")
+    else:
+        print(text)
+    return 0
+
+
 def cmd_fetch(args: argparse.Namespace, registry: Registry) -> int:
     """``fetch``: fill the data home ahead of time (e.g. before SLURM jobs without internet)."""
     from benchmark.data import fetch_datasets
@@ -376,7 +483,7 @@ def cmd_fetch(args: argparse.Namespace, registry: Registry) -> int:
 
 COMMANDS = {
     "run": cmd_run, "table": cmd_table, "list": cmd_list,
-    "status": cmd_status, "fetch": cmd_fetch,
+    "status": cmd_status, "fetch": cmd_fetch, "verify": cmd_verify, "tuning": cmd_tuning,
 }  # fmt: skip
 
 

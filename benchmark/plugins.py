@@ -8,11 +8,15 @@ Plugins import only public names of the engine (this module, ``benchmark.spectra
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from benchmark.meta import MetaSource
 
 PROCESS_BASELINE_MB = 450
 """Memory of a task process before the method allocates anything (interpreter, numpy,
@@ -22,17 +26,107 @@ estimates add it to what the method itself needs."""
 ALL_DATASETS = "*"
 """Key of :attr:`MethodInfo.defaults` whose entries apply to every dataset."""
 
+FEATURE_KINDS = ("images", "text", "vectors")
+"""What a dataset's features are (:attr:`DatasetInfo.features`): ``images``, pixel
+intensities in [0, 1] with an image view; ``text``, signed document vectors (TF-IDF, then
+truncated SVD); ``vectors``, anything else. Methods key settings that depend on the kind
+of features, not on a dataset's id, by :func:`features_key` (``"features:text"``), so a
+user's own dataset of that kind gets them too."""
+
+
+def features_key(kind: str) -> str:
+    """The key of :attr:`MethodInfo.defaults` for datasets whose features are ``kind``."""
+    if kind not in FEATURE_KINDS:
+        raise ValueError(f"unknown kind of features {kind!r}; choose one of {FEATURE_KINDS}")
+    return f"features:{kind}"
+
 
 @dataclass(frozen=True)
 class Param:
     """A hyper-parameter value together with where it comes from.
 
-    ``source`` says one of: ``paper: ...``, ``reference code: ...``, ``our choice: ...``
-    or ``our search: ...`` (and then whether labels were used to pick the value).
+    ``source`` starts with the kind of source (PROTOCOL.md, "where a value may come
+    from"), then a colon and the details; :func:`source_kind` reads it:
+
+    * ``paper: ...`` / ``reference code: ...``: the authors' published value;
+    * ``transfer:<where>: ...``: chosen with labels on other data, named by ``<where>``
+      (e.g. ``transfer:20newsgroups-meta: ...``);
+    * ``label-free:<criterion>: ...``: chosen on the evaluated data without labels;
+    * ``oracle: ...``: chosen with the evaluated data's own labels (marked variants only);
+    * ``choice: ...``: a fixed choice that looked at no data's labels or results
+      (a batch size, an iteration cap, a preprocessing convention).
     """
 
     value: Any
     source: str
+
+
+SOURCE_KINDS = ("paper", "reference", "transfer", "label-free", "oracle", "choice", "command-line")
+"""What :func:`source_kind` returns (``reference`` for ``reference code:``)."""
+
+TUNING_ORDER = ("oracle", "unknown", "command-line", "label-free", "transfer", "reference", "paper")
+"""Tunings from worst to best; a task's tuning is its worst parameter's (``choice`` is neutral)."""
+
+COMMAND_LINE_SOURCE = "command line (--set)"
+"""The source the task grid gives a value set with ``--set``."""
+
+_PLAIN_SOURCE = re.compile(r"(paper|reference code|oracle|choice): \S")
+_NAMED_SOURCE = re.compile(r"(transfer|label-free):([A-Za-z0-9_.+-]+): \S")
+
+
+class SourceError(ValueError):
+    """A parameter source that does not start with one of the known kinds."""
+
+
+def source_kind(source: str) -> tuple[str, str | None]:
+    """The kind of a :class:`Param` source and, for ``transfer``/``label-free``, its name.
+
+    >>> source_kind("transfer:20newsgroups-meta: λ searched on the 10 other groups")
+    ('transfer', '20newsgroups-meta')
+    """
+    if source == COMMAND_LINE_SOURCE:
+        return "command-line", None
+    plain = _PLAIN_SOURCE.match(source)
+    if plain:
+        kind = plain.group(1)
+        return ("reference" if kind == "reference code" else kind), None
+    named = _NAMED_SOURCE.match(source)
+    if named:
+        return named.group(1), named.group(2)
+    raise SourceError(
+        f"parameter source {source!r} does not start with a known kind; start it with one of "
+        "'paper: ', 'reference code: ', 'transfer:<where>: ', 'label-free:<criterion>: ', "
+        "'oracle: ' or 'choice: ' (see benchmark.plugins.Param and PROTOCOL.md)"
+    )
+
+
+def tuning_of(sources: Mapping[str, str]) -> str:
+    """A task's ``tuning`` from its parameters' sources: the worst kind wins.
+
+    ``paper``, ``reference``, ``oracle`` and ``command-line`` are returned as they are;
+    ``transfer`` and ``label-free`` list every named source of those two kinds, worst
+    first, e.g. ``"label-free:sparsity; transfer:20newsgroups-meta"``. Only ``choice``
+    sources (or none): ``"choice"``. Raises :class:`SourceError` for an unknown source.
+    """
+    kinds = {name: source_kind(source) for name, source in sources.items()}
+    ranked = [kind for kind, _ in kinds.values() if kind != "choice"]
+    if not ranked:
+        return "choice"
+    worst = min(ranked, key=TUNING_ORDER.index)
+    if worst not in ("transfer", "label-free"):
+        return worst
+    named = sorted(
+        {(kind, where) for kind, where in kinds.values() if kind in ("transfer", "label-free")},
+        key=lambda pair: (TUNING_ORDER.index(pair[0]), pair[1]),
+    )
+    return "; ".join(f"{kind}:{where}" for kind, where in named)
+
+
+def tuning_level(tuning: str | None) -> str:
+    """The kind of a record's ``tuning`` (``"unknown"`` for a record without one)."""
+    if not tuning:
+        return "unknown"
+    return tuning.split(":", 1)[0]
 
 
 @dataclass
@@ -87,6 +181,12 @@ class MethodInfo:
     settings; dataset entries override ``"*"``. ``variants`` maps a variant name to
     parameter overrides; every variant is its own task (``""`` = the plain method).
     ``memory_mb(n, d)`` estimates the task's peak memory in MiB.
+
+    ``meta(dataset_id, dataset_params)``, for methods that learn from external data,
+    returns the :class:`benchmark.meta.MetaSource` candidates for that target, most
+    preferred first (empty: none). The engine resolves them (:mod:`benchmark.meta`;
+    part of the task's identity, recorded as ``meta_source``) and passes the arrays as
+    ``meta_data=(X, y)`` to an ``__init__`` that accepts ``meta_data``.
     """
 
     id: str
@@ -98,10 +198,15 @@ class MethodInfo:
     view: Literal["vectors", "images", "auto"] = "vectors"
     variants: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {"": {}})
     description: str = ""
+    meta: Callable[[str, Mapping[str, Any]], Sequence[MetaSource]] | None = None
 
-    def params_for(self, dataset_id: str) -> dict[str, Param]:
-        """Default parameters for ``dataset_id`` (``"*"`` entries, then the dataset's)."""
+    def params_for(self, dataset_id: str, features: str | None = None) -> dict[str, Param]:
+        """Default parameters for ``dataset_id``: the ``"*"`` entries, then those of the
+        dataset's kind of features (``"features:text"``, see :data:`FEATURE_KINDS`), then
+        the dataset's own."""
         merged = dict(self.defaults.get(ALL_DATASETS, {}))
+        if features is not None:
+            merged.update(self.defaults.get(features_key(features), {}))
         merged.update(self.defaults.get(dataset_id, {}))
         return merged
 
@@ -118,7 +223,8 @@ class DatasetInfo:
     ``kind``: ``target`` (clustered in the paper's tables; ``--datasets all``), ``meta``
     (external data for LRSC) or ``synthetic``.
     ``dim(**params)``, when given, is the feature dimension D without loading the data
-    (for memory estimates in ``--dry-run``).
+    (for memory estimates in ``--dry-run``). ``features`` says what the features are
+    (:data:`FEATURE_KINDS`); methods pick settings by it (:meth:`MethodInfo.params_for`).
     """
 
     id: str
@@ -131,6 +237,10 @@ class DatasetInfo:
     fetch: Callable[[], None] | None = None
     dim: Callable[..., int] | None = None
     description: str = ""
+    features: str = "vectors"
+
+    def __post_init__(self) -> None:
+        features_key(self.features)  # raises for an unknown kind of features
 
     def check_size(self, n_points: int) -> None:
         """Raise ``ValueError`` with the supported sizes if ``n_points`` is not one."""

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import os
 import platform
 import socket
 import subprocess
 import sys
 from typing import Any
+
+import threadpoolctl
 
 from benchmark.registry import PROJECT_ROOT
 
@@ -65,6 +68,30 @@ def _static_provenance() -> dict[str, Any]:
     }
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def thread_counts() -> dict[str, Any]:
+    """The threads the task's arithmetic ran on: BLAS and OpenMP pools as loaded, torch's
+    intra-op threads, and the environment variables that set them.
+
+    Results on the CPU are bit-identical only at the same counts (BLAS splits sums by
+    thread), so ``benchmark verify`` reruns a record at its recorded ``blas`` count.
+    """
+    pools: dict[str, int] = {}
+    for pool in threadpoolctl.threadpool_info():
+        api = pool["user_api"]
+        pools[api] = max(pools.get(api, 0), int(pool["num_threads"]))
+    torch = sys.modules.get("torch")
+    return {
+        "blas": pools.get("blas"),
+        "openmp": pools.get("openmp"),
+        "torch": torch.get_num_threads() if torch is not None else None,
+        "env": {name: os.environ.get(name) for name in THREAD_VARIABLES},
+    }
+
+
 def provenance() -> dict[str, Any]:
-    """Provenance fields of a record (the device is read when called: torch may load late)."""
-    return {**_static_provenance(), "device": _device()}
+    """Provenance fields of a record (device and threads are read when called: torch may
+    load late)."""
+    return {**_static_provenance(), "device": _device(), "threads": thread_counts()}

@@ -28,14 +28,25 @@ _NAMESPACE = "_subspace_bench_plugins"
 
 
 class UnknownPluginError(LookupError):
-    """An id that no plugin declares; the message lists the known ids."""
+    """An id that no plugin declares; the message lists the known ids (and the plugin
+    files that failed to import, one of which may have declared it)."""
 
-    def __init__(self, kind: str, plugin_id: str, known: Iterable[str]) -> None:
+    def __init__(
+        self,
+        kind: str,
+        plugin_id: str,
+        known: Iterable[str],
+        broken: dict[str, str] | None = None,
+    ) -> None:
         known = sorted(known)
-        super().__init__(
+        message = (
             f"unknown {kind} {plugin_id!r}. Known {kind}s: {', '.join(known) or '(none)'}. "
             f"Run `python -m benchmark list {kind}s` for details."
         )
+        if broken:
+            failures = "; ".join(f"{path}: {error}" for path, error in sorted(broken.items()))
+            message += f" Plugin files that failed to import: {failures}"
+        super().__init__(message)
         self.kind, self.plugin_id, self.known = kind, plugin_id, known
 
 
@@ -85,12 +96,17 @@ def _plugin_files(folder: Path) -> list[Path]:
 
 
 class Registry:
-    """All methods and datasets found in the built-in and extra plugin folders."""
+    """All methods and datasets found in the built-in and extra plugin folders.
+
+    A plugin file that fails to import does not take the others down: it is kept in
+    :attr:`broken` (path → error), and asking for an id it may have declared names it.
+    """
 
     def __init__(self, extra_dirs: Iterable[str | Path] = ()) -> None:
         self.methods: dict[str, MethodInfo] = {}
         self.datasets: dict[str, DatasetInfo] = {}
         self.paths: dict[tuple[str, str], str] = {}
+        self.broken: dict[str, str] = {}
         env_dirs = [d for d in os.environ.get(PLUGIN_PATH_ENV, "").split(os.pathsep) if d]
         for folder in [*BUILTIN_PLUGIN_DIRS, *map(Path, extra_dirs), *map(Path, env_dirs)]:
             if not Path(folder).is_dir():
@@ -100,7 +116,12 @@ class Registry:
                 self._add_module(path)
 
     def _add_module(self, path: Path) -> None:
-        for info in _declared(load_module(path)):
+        try:
+            module = load_module(path)
+        except PluginLoadError as exc:
+            self.broken[str(path)] = repr(exc.__cause__) if exc.__cause__ else str(exc)
+            return
+        for info in _declared(module):
             kind = "method" if isinstance(info, MethodInfo) else "dataset"
             table = self.methods if kind == "method" else self.datasets
             previous = self.paths.get((kind, info.id))
@@ -114,13 +135,13 @@ class Registry:
     def method(self, method_id: str) -> MethodInfo:
         """The method plugin ``method_id``; :class:`UnknownPluginError` lists the known ids."""
         if method_id not in self.methods:
-            raise UnknownPluginError("method", method_id, self.methods)
+            raise UnknownPluginError("method", method_id, self.methods, self.broken)
         return self.methods[method_id]
 
     def dataset(self, dataset_id: str) -> DatasetInfo:
         """The dataset plugin ``dataset_id``; :class:`UnknownPluginError` lists the known ids."""
         if dataset_id not in self.datasets:
-            raise UnknownPluginError("dataset", dataset_id, self.datasets)
+            raise UnknownPluginError("dataset", dataset_id, self.datasets, self.broken)
         return self.datasets[dataset_id]
 
     def ref(self, kind: str, plugin_id: str) -> PluginRef:

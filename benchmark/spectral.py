@@ -136,14 +136,22 @@ def keep_largest(coef: np.ndarray, keep_fraction: float) -> np.ndarray:
     return np.where(keep, C, 0)
 
 
+def reference_keep_fraction(n_clusters: int) -> float:
+    """DSC-Net's threshold ``ro`` as its EYaleB script sets it from the number of
+    clusters K: max(0.4 − 0.1 (K − 1)/10, 0.1)."""
+    return max(0.4 - 0.1 * (n_clusters - 1) / 10, 0.1)
+
+
 def dsc_postprocess(
     coef: np.ndarray,
     n_clusters: int,
     subspace_dim: int,
     alpha: float,
-    keep_fraction: float = 1.0,
+    keep_fraction: float | str = 1.0,
 ) -> np.ndarray:
     """Affinity of DSC-Net's ``post_proC`` after the ``thrC`` threshold.
+
+    ``keep_fraction="auto"`` is :func:`reference_keep_fraction` of ``n_clusters``.
 
     ``coef`` is C in the papers' orientation (column j writes point j; ``X ≈ XC``), as
     every self-expressive method here returns it. The DSC-Net reference code's
@@ -156,7 +164,9 @@ def dsc_postprocess(
     rows of U Σ^½ normalised; Z = U Uᵀ with negatives set to 0; affinity |Z|^α scaled
     to max 1 and symmetrised.
     """
-    C = keep_largest(np.asarray(coef).T, keep_fraction)
+    if keep_fraction == "auto":
+        keep_fraction = reference_keep_fraction(n_clusters)
+    C = keep_largest(np.asarray(coef).T, float(keep_fraction))
     C = 0.5 * (C + C.T)
     r = min(subspace_dim * n_clusters + 1, C.shape[0] - 1)
     U, s, _ = svds(C.astype(np.float64), k=r, random_state=0)

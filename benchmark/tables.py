@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
+from benchmark.plugins import tuning_level
+
 METRICS = ("acc", "nmi", "ari")
 PAPER_METHOD_ORDER = (
     "SSC", "EnSC", "SSC-OMP", "LRR", "ClusterGAN", "DSCN-L1", "DSCN-L2",
@@ -28,7 +30,19 @@ TABLE_TITLES = {
     2: "Table 2: Fashion-MNIST and notMNIST with different numbers of data points",
     3: "Table 3: ablation of LRSC-L2 (meta-learning components)",
 }
+ABLATION_ROWS = {
+    "ablation-none": "none",
+    "ablation-task": "task",
+    "ablation-task+model": "task+model",
+    "": "task+model+self",
+}
+"""Table 3: ``lrsc-l2``'s variants → the paper's rows (which transfers are switched on)."""
 MISSING = "missing"
+ORACLE_MARK = "†"
+ORACLE_FOOTNOTE = (
+    f"{ORACLE_MARK} oracle: settings chosen with the evaluated data's own labels "
+    "(PROTOCOL.md), not comparable with the other cells."
+)
 
 
 def paper_values() -> pd.DataFrame:
@@ -76,12 +90,13 @@ def records_frame(records: Iterable[dict[str, Any]], method_names: dict[str, str
                 "status": record["status"],
                 "config": _config_key(record),
                 "params": record["params"],
+                "tuning": record.get("tuning") or "unknown",
                 **{m: metrics.get(m, np.nan) for m in METRICS},
             }
         )
     columns = [
         "method", "name", "dataset", "n_points", "seed", "variant",
-        "status", "config", "params", *METRICS,
+        "status", "config", "params", "tuning", *METRICS,
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
@@ -121,6 +136,12 @@ def _status_note(statuses: pd.Series) -> str:
     return ", ".join(f"{count} {status}" for status, count in bad.items())
 
 
+def _tuning_note(tunings: pd.Series) -> str:
+    """The row's tuning marker(s), e.g. ``tuning: transfer:20newsgroups-meta``."""
+    values = sorted(set(tunings))
+    return f"tuning: {' | '.join(values)}" if values else ""
+
+
 def _method_rows(
     name: str, kind: str, mine: pd.DataFrame, paper: pd.DataFrame, variants: list[str]
 ) -> list[dict[str, Any]]:
@@ -136,14 +157,18 @@ def _method_rows(
         for config, suffix in labels.items():
             cells = group if config is None else group[group["config"] == config]
             ok = cells[cells["status"] == "ok"]
+            oracle = any(tuning_level(t) == "oracle" for t in cells["tuning"])
+            mark = f" {ORACLE_MARK}" if oracle else ""
             row: dict[str, Any] = {
                 "row": name + (f" [{variant}]" if variant else "") + suffix,
                 "section": "reference" if kind == "reference" else "paper",
             }
             for metric in METRICS:
-                row[metric] = _cell(ok[metric])
+                cell = _cell(ok[metric])
+                row[metric] = cell + (mark if cell != MISSING else "")
                 row[f"{metric}_paper"] = _paper_cell(ok[metric], reference.get(metric))
-            row["notes"] = _status_note(cells["status"])
+            notes = [_tuning_note(cells["tuning"]), _status_note(cells["status"])]
+            row["notes"] = "; ".join(note for note in notes if note)
             rows.append(row)
     return rows
 
@@ -201,7 +226,8 @@ def build_blocks(
             size = int(mine["n_points"].max())
             mine = mine[mine["n_points"] == size]
         if table == 3:
-            mine = mine[mine["method"] == "lrsc-l2"]
+            mine = mine[(mine["method"] == "lrsc-l2") & mine["variant"].isin(ABLATION_ROWS)]
+            mine = mine.assign(variant=mine["variant"].map(ABLATION_ROWS))
         block_paper = paper[paper["dataset"] == dataset]
         if size is not None and not block_paper["n_points"].isna().all():
             block_paper = block_paper[block_paper["n_points"] == size]
@@ -260,6 +286,8 @@ def render(blocks: list[Block], fmt: str = "md") -> str:
         ]
     parts.append(
         "Cells: mean ± std over seeds (n = number of seeds); paper value and our difference "
-        "beside each. 'missing': no finished run."
+        "beside each. 'missing': no finished run. Notes: where each row's settings come from "
+        "(tuning: paper, reference, transfer:<where>, label-free:<criterion>, choice, oracle; "
+        "'unknown' for records made before records stated it).\n\n" + ORACLE_FOOTNOTE
     )
     return "\n\n".join(parts) + "\n"

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from benchmark.meta import MetaSourceError, resolve_meta_source
 from benchmark.registry import Registry
 
 
@@ -32,10 +33,16 @@ class Task:
     dataset_path: str
     param_sources: dict[str, str] = field(default_factory=dict)
     memory_estimate_mb: float | None = None
+    meta_source: dict[str, Any] | None = None
+    meta_path: str | None = None
 
     def identity(self) -> dict[str, Any]:
-        """The configuration that defines the task (what its id hashes)."""
-        return {
+        """The configuration that defines the task (what its id hashes).
+
+        A resolved meta source (:mod:`benchmark.meta`) is part of it; tasks without one
+        keep the ids they had before meta sources existed.
+        """
+        identity = {
             "method": self.method,
             "dataset": self.dataset,
             "n_points": self.n_points,
@@ -44,6 +51,9 @@ class Task:
             "params": self.params,
             "dataset_params": self.dataset_params,
         }
+        if self.meta_source is not None:
+            identity["meta_source"] = self.meta_source
+        return identity
 
     @property
     def task_id(self) -> str:
@@ -132,6 +142,8 @@ def expand_grid(
 
     A dataset skips requested sizes it does not support (BBC has one size) as long as
     it supports at least one of them; otherwise :class:`GridError` names its sizes.
+    A method that learns from meta data gets its meta source resolved here
+    (:func:`benchmark.meta.resolve_meta_source`).
     """
     overrides = overrides or {}
     for plugin_id in overrides:
@@ -142,6 +154,7 @@ def expand_grid(
                 f"datasets: {', '.join(sorted(registry.datasets))}"
             )
     tasks: list[Task] = []
+    probed: dict[str, bool] = {}
     for dataset_id in datasets:
         dataset = registry.dataset(dataset_id)
         base_data = {name: p.value for name, p in dataset.params.items()}
@@ -153,7 +166,7 @@ def expand_grid(
             raise GridError(str(exc)) from exc
         for method_id in methods:
             method = registry.method(method_id)
-            defaults = method.params_for(dataset_id)
+            defaults = method.params_for(dataset_id, dataset.features)
             base = {name: p.value for name, p in defaults.items()}
             sources = {name: p.source for name, p in defaults.items()}
             method_grid = overrides.get(method_id, {})
@@ -168,6 +181,12 @@ def expand_grid(
                     params = {**base, **variant_params, **method_choice}
                     data_params = {**base_data, **data_choice}
                     dim = dataset.dim(**data_params) if dataset.dim else None
+                    try:
+                        meta = resolve_meta_source(
+                            registry, method, dataset_id, data_params, probed
+                        )
+                    except MetaSourceError as exc:
+                        raise GridError(f"{method_id} on {dataset_id}: {exc}") from exc
                     tasks.append(
                         Task(
                             method=method_id,
@@ -184,6 +203,12 @@ def expand_grid(
                                 float(method.memory_mb(int(n_points), dim))
                                 if dim is not None
                                 else None
+                            ),
+                            meta_source=meta,
+                            meta_path=(
+                                None
+                                if meta is None
+                                else registry.paths[("dataset", meta["dataset"])]
                             ),
                         )
                     )

@@ -14,6 +14,7 @@ import ctypes
 import ctypes.util
 import inspect
 import json
+import logging
 import math
 import os
 import random
@@ -30,9 +31,11 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import threadpoolctl
 
+from benchmark.meta import load_meta_data
 from benchmark.metrics import score
-from benchmark.plugins import DivergenceError, MethodInfo
+from benchmark.plugins import DivergenceError, MethodInfo, SourceError, tuning_of
 from benchmark.provenance import provenance
 from benchmark.registry import PluginRef, load_plugin
 from benchmark.store import HEARTBEAT_INTERVAL_S, SCHEMA_VERSION, Store
@@ -54,6 +57,14 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _tuning(sources: dict[str, str]) -> dict[str, str]:
+    """``tuning`` from the parameter sources; ``unknown`` with the reason if one is unreadable."""
+    try:
+        return {"tuning": tuning_of(sources)}
+    except SourceError as exc:
+        return {"tuning": "unknown", "tuning_error": str(exc)}
+
+
 def base_record(task: Task, attempt_id: str, log_path: str | None = None) -> dict[str, Any]:
     """The fields every record has, whatever its status (status left as ``failed``)."""
     return {
@@ -62,6 +73,7 @@ def base_record(task: Task, attempt_id: str, log_path: str | None = None) -> dic
         "attempt_id": attempt_id,
         **task.identity(),
         "param_sources": task.param_sources,
+        **_tuning(task.param_sources),
         "status": "failed",
         "metrics": None,
         "convergence": {"iterations": None, "converged": None, "objective": None},
@@ -70,8 +82,11 @@ def base_record(task: Task, attempt_id: str, log_path: str | None = None) -> dic
         "peak_mem_mb": None,
         "memory_estimate_mb": task.memory_estimate_mb,
         "error": None,
+        "fit_info": None,
         "log_path": log_path,
         "data_info": None,
+        "meta_source": task.meta_source,
+        "meta_data_info": None,
         "started_at": None,
         "finished_at": None,
         "provenance": None,
@@ -107,14 +122,46 @@ def _seed_everything(seed: int) -> None:
         torch.manual_seed(seed)
 
 
-def _build_estimator(method: MethodInfo, task: Task, n_clusters: int, store: Store):
-    estimator_args = inspect.signature(method.estimator.__init__).parameters
+def init_parameters(estimator: type) -> set[str]:
+    """The parameters an estimator class accepts: scikit-learn's ``_get_param_names``
+    where it has it (it sees the whole hierarchy of the deep estimators, whose
+    subclasses pass their base's parameters on with ``**base``), else its signature."""
+    get_names = getattr(estimator, "_get_param_names", None)
+    if get_names is not None:
+        return set(get_names())
+    return set(inspect.signature(estimator.__init__).parameters)
+
+
+def _build_estimator(
+    method: MethodInfo,
+    task: Task,
+    n_clusters: int,
+    store: Store,
+    meta_data: tuple[np.ndarray, np.ndarray] | None = None,
+):
+    estimator_args = init_parameters(method.estimator)
     runtime: dict[str, Any] = {}
     if "checkpoint" in estimator_args:
         from benchmark.checkpoint import Checkpoint
 
         runtime["checkpoint"] = Checkpoint(store.checkpoint_path(task.task_id))
+    if meta_data is not None:
+        if "meta_data" not in estimator_args:
+            raise TypeError(
+                f"method {method.id!r} declares a meta source but its estimator's __init__ "
+                f"takes no meta_data argument; add one or drop MethodInfo.meta"
+            )
+        runtime["meta_data"] = meta_data
     return method.estimator(n_clusters=n_clusters, random_state=task.seed, **task.params, **runtime)
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays turned into plain Python (for the record)."""
+
+    def plain(item: Any) -> Any:
+        return item.tolist() if hasattr(item, "tolist") else repr(item)
+
+    return json.loads(json.dumps(value, default=plain))
 
 
 def _has_nan(estimator: Any) -> bool:
@@ -159,7 +206,10 @@ def run_task(
             method = load_plugin(PluginRef(task.method_path, task.method), "method")
             dataset = load_plugin(PluginRef(task.dataset_path, task.dataset), "dataset")
             dataset.check_size(task.n_points)
-            bundle = dataset.load(task.n_points, task.seed, **task.dataset_params)
+            # one BLAS thread while the data is prepared: features (TF-IDF -> SVD) and their
+            # cache are then the same bits whatever thread count the task runs at
+            with threadpoolctl.threadpool_limits(limits=1):
+                bundle = dataset.load(task.n_points, task.seed, **task.dataset_params)
             record["data_info"] = bundle.info or None
             estimate = float(method.memory_mb(len(bundle.y), bundle.X.shape[1]))
             record["memory_estimate_mb"] = estimate
@@ -170,12 +220,18 @@ def run_task(
                     f"{mem_budget_mb / 1024:.1f} GiB: raise the budget (--mem-budget-gb; on SLURM, "
                     f"--mem-gb) or use a smaller size"
                 )
+            meta_data = None
+            if task.meta_source is not None and task.meta_path is not None:
+                meta_data, record["meta_data_info"] = load_meta_data(
+                    task.meta_source, task.meta_path, method.view, task.seed
+                )
             _seed_everything(task.seed)
-            estimator = _build_estimator(method, task, bundle.n_clusters, store)
+            estimator = _build_estimator(method, task, bundle.n_clusters, store, meta_data)
             fit_start = time.perf_counter()
             estimator.fit(bundle.view(method.view))
             record["fit_time_s"] = time.perf_counter() - fit_start
             record["convergence"] = _convergence(estimator)
+            record["fit_info"] = _json_safe(getattr(estimator, "fit_info_", None))
             labels = np.asarray(estimator.labels_)
             if _has_nan(estimator):
                 record["status"] = "diverged"
@@ -218,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mem-budget-mb", type=float)
     parser.add_argument("--mem-limit-mb", type=float, help="hard address-space limit")
     args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stdout
+    )
     if args.parent_pid is not None:
         _die_with_parent(args.parent_pid)
     if args.mem_limit_mb is not None:

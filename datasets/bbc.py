@@ -65,6 +65,7 @@ DATASET = DatasetInfo(
     id="bbc",
     name="BBC",
     kind="target",
+    features="text",
     load=load,
     sizes=(N_DOCUMENTS,),
     default_sizes=(N_DOCUMENTS,),

@@ -11,11 +11,13 @@ import numpy as np
 
 from benchmark.data import (
     INTERPOLATION,
+    REPORTED_SEEDS,
     UpstreamFile,
     balanced_indices,
     cached_image_pool,
     check_interpolation,
     fetch_file,
+    held_out_indices,
     image_bundle,
     locate,
     read_idx_parts,
@@ -49,7 +51,15 @@ PARTS = {  # part -> (images, labels, images per class)
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", 6000),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", 1000),
 }
-POOLS = {"train+test": ("train", "test"), "train": ("train",), "test": ("test",)}
+POOLS = {
+    "train+test": ("train", "test"),
+    "train": ("train",),
+    "test": ("test",),
+    "tuning": ("train", "test"),
+}
+"""``tuning``: the train+test images that no reported sample (seeds 0-2, sizes 1,000,
+5,000 and 10,000) contains, for choosing settings with labels (../shared/PROTOCOL.md)."""
+SIZES = (1000, 5000, 10000)
 CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
@@ -84,6 +94,9 @@ def load(
     shas = {name: file.sha256 for name, file in located.items()}
     pool_arrays, digest = cached_image_pool("fashion-mnist", shas, settings, read)
     images, labels = pool_arrays["images"], pool_arrays["labels"]
+    if pool == "tuning":
+        kept = held_out_indices(labels, len(CLASSES), SIZES, REPORTED_SEEDS)
+        images, labels = images[kept], labels[kept]
     indices = balanced_indices(labels, n_points, len(CLASSES), seed)
     info = {
         "files": {name: file.record() for name, file in located.items()},
@@ -107,9 +120,10 @@ DATASET = DatasetInfo(
     id="fashion-mnist",
     name="Fashion-MNIST",
     kind="target",
+    features="images",
     load=load,
-    sizes=(1000, 5000, 10000),
-    default_sizes=(1000, 5000, 10000),
+    sizes=SIZES,
+    default_sizes=SIZES,
     params={
         "pool": Param(
             "train+test",
@@ -118,7 +132,7 @@ DATASET = DatasetInfo(
         ),
         "image_size": Param(32, "paper: 'All images ... are resized to 32 x 32'"),
         "interpolation": Param(
-            INTERPOLATION, "our choice: the paper names none; Pillow's bilinear with antialiasing"
+            INTERPOLATION, "choice: the paper names none; Pillow's bilinear with antialiasing"
         ),
         "meta_source": Param(
             "miniimagenet",

@@ -224,16 +224,17 @@ DATASET = DatasetInfo(
     id="miniimagenet",
     name="miniImageNet (meta data)",
     kind="meta",
+    features="images",
     load=load,
     default_sizes=(SPLIT_CLASSES["train"] * IMAGES_PER_CLASS,),
     params={
         "splits": Param(
             ("train",),
-            "our choice: the 64-class meta-training split of Ravi & Larochelle; the paper "
+            "choice: the 64-class meta-training split of Ravi & Larochelle; the paper "
             "does not say which split it used",
         ),
         "image_size": Param(32, "paper: the target images are resized to 32 x 32; same view"),
-        "interpolation": Param(INTERPOLATION, "our choice: the same resize as the targets"),
+        "interpolation": Param(INTERPOLATION, "choice: the same resize as the targets"),
     },
     fetch=fetch,
     description="100 ImageNet classes x 600 images at 84x84 (local files only); LRSC meta data.",

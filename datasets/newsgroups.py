@@ -8,7 +8,10 @@ the run seed, so every seed clusters the same documents (one size: all of them).
 
 The meta split is given in a target's feature space (``feature_space``): TF-IDF and the
 SVD are fit on that target's documents only and applied to the meta posts. When a
-target's text parameters are overridden, pass the same values to the meta split.
+target's text parameters are overridden, pass the same values to the meta split. In
+BBC's space, ``groups="all"`` gives all 20 groups (the paper's meta data for BBC is
+"the 20-newsgroup dataset"); in 20 Newsgroups' own space only the 10 meta groups can be
+meta data, since the other 10 are the evaluated target.
 """
 
 from __future__ import annotations
@@ -42,7 +45,9 @@ TARGET_CATEGORIES = tuple(
 misc.forsale, rec.autos, rec.sport.baseball, talk.politics.guns, talk.politics.mideast,
 talk.politics.misc."""
 N_TARGET = sum(sum(NEWSGROUPS_COUNTS[group]) for group in TARGET_CATEGORIES)
-N_META = sum(sum(counts) for counts in NEWSGROUPS_COUNTS.values()) - N_TARGET
+N_ALL = sum(sum(counts) for counts in NEWSGROUPS_COUNTS.values())
+N_META = N_ALL - N_TARGET
+META_GROUPS = ("meta", "all")
 REMOVABLE = ("headers", "footers", "quotes")
 FEATURE_SPACE_DIMS = {"20newsgroups": 512, "bbc": 256}
 """Each text target's SVD dimension (paper: 512 for 20 Newsgroups, 256 for BBC)."""
@@ -153,12 +158,21 @@ def load_meta(
     target_categories: Sequence[str],
     remove: Sequence[str],
     n_components: int | None,
+    groups: str,
     **text_settings: Any,
 ) -> DataBundle:
-    """``n_points`` posts of the meta groups, drawn by ``seed``, in ``feature_space``."""
+    """``n_points`` posts of the meta groups (``groups="all"``: of all 20 groups, BBC's
+    space only), drawn by ``seed``, in ``feature_space``."""
     if feature_space not in FEATURE_SPACE_DIMS:
         raise ValueError(
             f"20newsgroups-meta: feature_space must be one of {sorted(FEATURE_SPACE_DIMS)}"
+        )
+    if groups not in META_GROUPS:
+        raise ValueError(f"20newsgroups-meta: groups must be one of {META_GROUPS}, got {groups!r}")
+    if groups == "all" and feature_space != "bbc":
+        raise ValueError(
+            "20newsgroups-meta: groups='all' is only for BBC's feature space; in 20 Newsgroups' "
+            "own space the 10 target groups are the evaluated data, so use groups='meta'"
         )
     settings = {**text_settings, "n_components": n_components or FEATURE_SPACE_DIMS[feature_space]}
     if feature_space == "20newsgroups":
@@ -169,7 +183,11 @@ def load_meta(
         archive, bbc = locate(NEWSGROUPS_TAR), locate(BBC_ZIP)
 
         def build() -> dict[str, np.ndarray]:
-            _, _, meta, meta_groups = _posts(archive.path, target_categories, remove)
+            target, target_groups, meta, meta_groups = _posts(
+                archive.path, target_categories, remove
+            )
+            if groups == "all":
+                meta, meta_groups = target + meta, target_groups + meta_groups
             _, X_meta = text_features(read_bbc(bbc.path).texts, settings, meta)
             return {"X_meta": X_meta, "y_meta": _labels(meta_groups)}
 
@@ -179,14 +197,18 @@ def load_meta(
             "remove": sorted(remove),
             **settings,
         }
-        arrays, digest = cached_arrays("20newsgroups-meta-bbc", key, build)
+        cache_name = "20newsgroups-all-bbc" if groups == "all" else "20newsgroups-meta-bbc"
+        arrays, digest = cached_arrays(cache_name, key, build)
         X, y = arrays["X_meta"], arrays["y_meta"]
         files = {NEWSGROUPS_TAR.name: archive.record(), BBC_ZIP.name: bbc.record()}
     indices = subset_indices(len(y), n_points, seed)
     info = {
         "files": files,
         "feature_space": feature_space,
-        "meta_categories": sorted(set(GROUPS) - set(target_categories)),
+        "groups": groups,
+        "meta_categories": sorted(
+            GROUPS if groups == "all" else set(GROUPS) - set(target_categories)
+        ),
         "pool_size": len(y),
         "preprocessing": {
             "features": "tf-idf -> truncated svd",
@@ -208,13 +230,13 @@ def fetch() -> None:
 _SHARED = {
     "target_categories": Param(
         TARGET_CATEGORIES,
-        "our choice: the paper picks 10 groups 'randomly' and names none; drawn once as "
+        "choice: the paper picks 10 groups 'randomly' and names none; drawn once as "
         "sorted(numpy.random.default_rng(0).choice(20, 10, replace=False)) over the sorted "
         "group names, then fixed",
     ),
     "remove": Param(
         ("headers",),
-        "our choice: the headers name the newsgroup (the label), so they go (all but the "
+        "choice: the headers name the newsgroup (the label), so they go (all but the "
         "Subject text); quotes and signatures are kept as part of the posts",
     ),
 }
@@ -222,6 +244,7 @@ DATASET = DatasetInfo(
     id="20newsgroups",
     name="20 Newsgroups",
     kind="target",
+    features="text",
     load=load,
     sizes=(N_TARGET,),
     default_sizes=(N_TARGET,),
@@ -239,6 +262,7 @@ META = DatasetInfo(
     id="20newsgroups-meta",
     name="20 Newsgroups, meta groups",
     kind="meta",
+    features="text",
     load=load_meta,
     default_sizes=(N_META,),
     params={
@@ -247,7 +271,12 @@ META = DatasetInfo(
             "paper: meta data of both text targets; set feature_space=bbc for BBC's space",
         ),
         **_SHARED,
-        "n_components": Param(None, "None: the feature space's dimension (paper: 512 / 256)"),
+        "n_components": Param(None, "paper: None = the feature space's dimension (512 / 256)"),
+        "groups": Param(
+            "meta",
+            "paper: the 10 groups that are not 20 Newsgroups' target; 'all' (all 20 groups, "
+            "BBC's space only) is the paper's meta data for BBC",
+        ),
         **TEXT_FEATURE_PARAMS,
     },
     fetch=fetch,

@@ -206,18 +206,19 @@ DATASET = DatasetInfo(
     id="notmnist",
     name="notMNIST",
     kind="target",
+    features="images",
     load=load,
     sizes=(1000, 5000, 10000),
     default_sizes=(1000, 5000, 10000),
     params={
         "source": Param(
             "idx",
-            "our choice: the MNIST-format sample of notMNIST_small with 1,000 per letter "
+            "choice: the MNIST-format sample of notMNIST_small with 1,000 per letter "
             "(matches the paper's 1,000 per class); 'png' reads the upstream folders",
         ),
         "image_size": Param(32, "paper: 'All images ... are resized to 32 x 32'"),
         "interpolation": Param(
-            INTERPOLATION, "our choice: the paper names none; Pillow's bilinear with antialiasing"
+            INTERPOLATION, "choice: the paper names none; Pillow's bilinear with antialiasing"
         ),
         "meta_source": Param(
             "miniimagenet",

@@ -127,16 +127,17 @@ DATASET = DatasetInfo(
     id="omniglot",
     name="Omniglot background (meta data)",
     kind="meta",
+    features="images",
     load=load,
     default_sizes=(4840,),
     params={
         "archives": Param(
             ("images_background_small1.zip", "images_background_small2.zip"),
-            "our choice: the official background subsets the mirror holds (4,840 drawings, "
+            "choice: the official background subsets the mirror holds (4,840 drawings, "
             "242 characters); add images_background.zip for all 964 characters",
         ),
         "image_size": Param(32, "paper: the target images are resized to 32 x 32; same view"),
-        "interpolation": Param(INTERPOLATION, "our choice: the same resize as the targets"),
+        "interpolation": Param(INTERPOLATION, "choice: the same resize as the targets"),
     },
     fetch=fetch,
     description="Handwritten characters of 50 alphabets; meta-data substitute for miniImageNet.",

@@ -13,7 +13,7 @@ from sklearn.cluster import KMeans
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_array
 
-from benchmark.plugins import MethodInfo, Param
+from benchmark.plugins import MethodInfo, Param, features_key
 
 
 class KMeansReference(ClusterMixin, BaseEstimator):
@@ -47,7 +47,7 @@ class KMeansReference(ClusterMixin, BaseEstimator):
 
 
 NORMALISED_TEXT = Param(
-    True, "our choice: cosine geometry of TF-IDF→SVD features (what the k-means row measured "
+    True, "choice: cosine geometry of TF-IDF→SVD features (what the k-means row measured "
     "while planning used)"
 )  # fmt: skip
 
@@ -58,13 +58,10 @@ METHOD = MethodInfo(
     estimator=KMeansReference,
     defaults={
         "*": {
-            "n_init": Param(
-                10, "our choice: 10 k-means++ restarts, scikit-learn's classic default"
-            ),
-            "l2_normalize": Param(False, "our choice: raw features (pixels in [0, 1])"),
+            "n_init": Param(10, "choice: 10 k-means++ restarts, scikit-learn's classic default"),
+            "l2_normalize": Param(False, "choice: raw features (pixels in [0, 1])"),
         },
-        "bbc": {"l2_normalize": NORMALISED_TEXT},
-        "20newsgroups": {"l2_normalize": NORMALISED_TEXT},
+        features_key("text"): {"l2_normalize": NORMALISED_TEXT},
     },
     memory_mb=lambda n, d: 3 * n * d * 8 / 2**20 + 200,
     description="k-means++ on the features (reference row).",

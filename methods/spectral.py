@@ -14,7 +14,7 @@ from sklearn.neighbors import kneighbors_graph
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_array
 
-from benchmark.plugins import MethodInfo, Param
+from benchmark.plugins import MethodInfo, Param, features_key
 from benchmark.spectral import spectral_clustering
 
 
@@ -50,7 +50,7 @@ class KNNSpectralReference(ClusterMixin, BaseEstimator):
         return self
 
 
-NORMALISED_TEXT = Param(True, "our choice: cosine neighbours for TF-IDF→SVD features")
+NORMALISED_TEXT = Param(True, "choice: cosine neighbours for TF-IDF→SVD features")
 
 METHOD = MethodInfo(
     id="spectral",
@@ -59,11 +59,10 @@ METHOD = MethodInfo(
     estimator=KNNSpectralReference,
     defaults={
         "*": {
-            "n_neighbors": Param(10, "our choice: scikit-learn's SpectralClustering default"),
-            "l2_normalize": Param(False, "our choice: raw features (pixels in [0, 1])"),
+            "n_neighbors": Param(10, "choice: scikit-learn's SpectralClustering default"),
+            "l2_normalize": Param(False, "choice: raw features (pixels in [0, 1])"),
         },
-        "bbc": {"l2_normalize": NORMALISED_TEXT},
-        "20newsgroups": {"l2_normalize": NORMALISED_TEXT},
+        features_key("text"): {"l2_normalize": NORMALISED_TEXT},
     },
     memory_mb=lambda n, d: 2 * n * d * 8 / 2**20 + n * 10 * 40 / 2**20 + 1024,
     description="NJW spectral clustering on a symmetrised 10-NN graph (reference row).",

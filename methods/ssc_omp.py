@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from benchmark.plugins import PROCESS_BASELINE_MB, MethodInfo, Param
+from benchmark.plugins import PROCESS_BASELINE_MB, MethodInfo, Param, features_key
 from benchmark.selfexpressive import SelfExpressiveClustering
 from benchmark.spectral import symmetric_affinity
 
@@ -170,19 +170,19 @@ def memory_mb(n: int, d: int) -> float:
 IMAGE_SETTING = {
     "kmax": Param(
         5,
-        "our choice: no published SSC-OMP setting for this dataset; the reference code's "
-        "image example (run_mnist.py: n_nonzero = 5)",
+        "reference code: run_mnist.py n_nonzero = 5, its image example; no published "
+        "SSC-OMP setting for this dataset",
     ),
     "eps": Param(
         3.2e-3,
-        "our choice: the reference code's run_mnist.py thr = 1e-5 on ‖r‖²/‖x‖ (ε = √thr)",
+        "reference code: run_mnist.py thr = 1e-5 on ‖r‖²/‖x‖ (ε = √thr)",
     ),
 }
 TEXT_SETTING = {
     "kmax": Param(
-        10, "our choice: no published SSC-OMP setting for this dataset; reference default"
+        10, "reference code: default n_nonzero = 10; no published setting for this dataset"
     ),
-    "eps": Param(1e-3, "our choice: reference default thr = 1e-6 (ε = 1e-3, unit-norm rows)"),
+    "eps": Param(1e-3, "reference code: default thr = 1e-6 (ε = 1e-3, unit-norm rows)"),
 }
 
 METHOD = MethodInfo(
@@ -199,12 +199,10 @@ METHOD = MethodInfo(
                 1e-3,
                 "reference code: thr = 1e-6 on ‖r‖²/‖x‖, i.e. ε = 1e-3 on unit-norm points",
             ),
-            "dtype": Param("float32", "our choice: correlations only rank atoms"),
+            "dtype": Param("float32", "choice: correlations only rank atoms"),
         },
-        "fashion-mnist": IMAGE_SETTING,
-        "notmnist": IMAGE_SETTING,
-        "bbc": TEXT_SETTING,
-        "20newsgroups": TEXT_SETTING,
+        features_key("images"): IMAGE_SETTING,
+        features_key("text"): TEXT_SETTING,
     },
     description="Sparse Subspace Clustering by Orthogonal Matching Pursuit (batched OMP).",
 )

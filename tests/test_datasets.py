@@ -145,6 +145,22 @@ def test_20newsgroups_sizes_and_meta_split_in_the_bbc_space(mirror, datasets):
     assert not np.array_equal(first.X, load_default(meta_info, 500, seed=1, **small).X)
 
 
+def test_all_20_groups_as_meta_data_in_the_bbc_space_only(mirror, datasets):
+    meta_info = datasets.dataset("20newsgroups-meta")
+    small = {"feature_space": "bbc", "n_components": 16, "groups": "all"}
+    every_post = load_default(meta_info, 18846, seed=0, **small)
+    assert every_post.X.shape == (18846, 16) and every_post.n_clusters == 20
+    assert every_post.info["pool_size"] == 18846 and every_post.info["groups"] == "all"
+    assert len(every_post.info["meta_categories"]) == 20
+    assert sorted(np.bincount(every_post.y))[:2] == [628, 775]  # religion.misc, politics.misc
+    meta_only = load_default(meta_info, 9545, seed=0, **{**small, "groups": "meta"})
+    assert meta_only.n_clusters == 10 and meta_only.info["pool_size"] == 9545
+    with pytest.raises(ValueError, match="only for BBC's feature space"):
+        load_default(meta_info, 500, seed=0, groups="all")
+    with pytest.raises(ValueError, match="groups must be one of"):
+        load_default(meta_info, 500, seed=0, feature_space="bbc", groups="some")
+
+
 def test_meta_image_substitutes(mirror, datasets):
     mnist = load_default(datasets.dataset("mnist"), 10000, seed=0, pool="test")
     assert np.bincount(mnist.y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -252,3 +252,18 @@ def test_post_processing_reads_c_in_one_orientation():
     )
     other = dsc_postprocess(keep_largest(C, 0.5), 3, subspace_dim=2, alpha=2.0)
     assert not np.allclose(other, expected)  # the orientation matters on this C
+
+
+def test_the_runner_sees_the_base_parameters_of_a_subclass():
+    from benchmark.worker import init_parameters
+
+    accepted = init_parameters(WithTerm)
+    assert {"checkpoint", "extra_weight", "lambda1", "n_clusters"} <= accepted
+
+
+def test_fit_info_says_what_was_reused(nonlinear_union):
+    X, _ = nonlinear_union
+    first = small_model(use_cache=True, pretrain_epochs=5, finetune_epochs=5).fit(X)
+    again = small_model(use_cache=True, pretrain_epochs=5, finetune_epochs=5).fit(X)
+    assert first.fit_info_["coef_cached"] is False and again.fit_info_["coef_cached"] is True
+    assert set(first.fit_info_["objective_terms"]) >= {"reconstruction", "self_expression"}

@@ -34,7 +34,7 @@ def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path):
     out = tmp_path / "out"
     code = main([
         "run", "--methods", "faulty", "--datasets", "synthetic", "--seeds", "0",
-        "--set", "faulty.mode='ok','raise','sleep','kill','nan'", "--timeout-min", "0.3",
+        "--set", "faulty.mode='ok','raise','sleep','kill','nan'", "--timeout-min", "0.5",
         "--jobs", "2", "--out", str(out), "--plugins", str(FIXTURE_PLUGINS),
     ])  # fmt: skip
     assert code == 0

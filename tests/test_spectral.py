@@ -8,6 +8,7 @@ from benchmark.spectral import (
     DENSE_EIGH_MAX_N,
     dsc_postprocess,
     keep_largest,
+    reference_keep_fraction,
     spectral_clustering,
     symmetric_affinity,
 )
@@ -66,3 +67,14 @@ def test_disconnected_components_beyond_the_dense_solver_size():
     assert A.shape[0] > DENSE_EIGH_MAX_N
     labels = spectral_clustering(0.5 * (A + A.T), k, random_state=0)
     assert clustering_accuracy(np.repeat(np.arange(k), n_per), labels) == 1.0
+
+
+def test_reference_keep_fraction_follows_the_number_of_clusters():
+    assert reference_keep_fraction(10) == pytest.approx(0.31)  # DSC-Net EYaleB at K = 10
+    assert reference_keep_fraction(38) == pytest.approx(0.1)  # floored
+    A, _ = block_affinity(30, 3, noise=0.05, seed=1)
+    np.fill_diagonal(A, 0)
+    np.testing.assert_allclose(
+        dsc_postprocess(A, 3, subspace_dim=4, alpha=4, keep_fraction="auto"),
+        dsc_postprocess(A, 3, subspace_dim=4, alpha=4, keep_fraction=reference_keep_fraction(3)),
+    )

@@ -12,13 +12,16 @@ KINDS = {"ssc": "paper", "dscn-l1": "paper", "kmeans": "reference", "lrsc-l2": "
 NAMES = {"ssc": "SSC", "dscn-l1": "DSCN-L1", "kmeans": "k-means", "lrsc-l2": "LRSC-L2"}
 
 
-def record(method, dataset, n, seed, acc, status="ok", variant="", params=None):
-    return {
+def record(method, dataset, n, seed, acc, status="ok", variant="", params=None, tuning=None):
+    data = {
         "task_id": f"{method}-{dataset}-{n}-{seed}-{variant}-{status}-{params}",
         "method": method, "dataset": dataset, "n_points": n, "seed": seed,
         "variant": variant, "status": status, "params": params or {}, "dataset_params": {},
         "metrics": {"acc": acc, "nmi": acc - 0.1, "ari": acc - 0.2} if status == "ok" else None,
     }  # fmt: skip
+    if tuning is not None:
+        data["tuning"] = tuning
+    return data
 
 
 def block(blocks, dataset, n=None):
@@ -49,8 +52,29 @@ def test_failed_runs_are_counted_not_dropped():
     records = [record("ssc", "bbc", 2225, 0, 0.8), record("ssc", "bbc", 2225, 1, 0, "timeout")]
     rows = block(build_blocks(records, 1, KINDS, NAMES), "bbc").rows.set_index("row")
     assert (
-        rows.loc["SSC", "acc"] == "0.800 ± 0.000 (n=1)" and rows.loc["SSC", "notes"] == "1 timeout"
+        rows.loc["SSC", "acc"] == "0.800 ± 0.000 (n=1)"
+        and rows.loc["SSC", "notes"] == "tuning: unknown; 1 timeout"
     )
+
+
+def test_rows_state_their_tuning_and_oracle_cells_are_marked():
+    records = [
+        record("ssc", "bbc", 2225, 0, 0.8, params={"alpha": 20}, tuning="paper"),
+        record("ssc", "bbc", 2225, 1, 0.9, params={"alpha": 20}, tuning="paper"),
+        record("ssc", "bbc", 2225, 0, 0.95, params={"alpha": 50}, tuning="oracle"),
+        record("kmeans", "bbc", 2225, 0, 0.5, tuning="transfer:20newsgroups-meta"),
+    ]
+    blocks = build_blocks(records, 1, KINDS, NAMES)
+    rows = block(blocks, "bbc").rows.set_index("row")
+    assert rows.loc["SSC [alpha=20]", "notes"] == "tuning: paper"
+    assert "†" not in rows.loc["SSC [alpha=20]", "acc"]
+    oracle = rows.loc["SSC [alpha=50]"]
+    assert oracle["notes"] == "tuning: oracle"
+    assert all(oracle[m].endswith(" †") for m in ("acc", "nmi", "ari"))
+    assert rows.loc["k-means", "notes"] == "tuning: transfer:20newsgroups-meta"
+    assert rows.loc["LRSC-L2", "acc"] == "missing"  # no mark on a cell without runs
+    text = render(blocks, "md")
+    assert "0.950 ± 0.000 (n=1) †" in text and "† oracle:" in text
 
 
 def test_variants_grids_and_reference_rows():
@@ -74,7 +98,11 @@ def test_variants_grids_and_reference_rows():
 
 
 def test_table3_has_one_row_per_ablation_variant():
-    records = [record("lrsc-l2", "bbc", 2225, 0, 0.9, variant="task")]
+    records = [
+        record("lrsc-l2", "bbc", 2225, 0, 0.9, variant="ablation-task"),
+        record("lrsc-l2", "bbc", 2225, 0, 0.95, variant=""),  # the full model
+        record("lrsc-l2", "bbc", 2225, 0, 0.5, variant="post"),  # not a Table 3 row
+    ]
     rows = block(build_blocks(records, 3, KINDS, NAMES), "bbc").rows.set_index("row")
     assert list(rows.index) == [
         "LRSC-L2 [none]",
@@ -83,6 +111,7 @@ def test_table3_has_one_row_per_ablation_variant():
         "LRSC-L2 [task+model+self]",
     ]
     assert rows.loc["LRSC-L2 [task]", "acc_paper"] == "0.918 (-0.018)"
+    assert rows.loc["LRSC-L2 [task+model+self]", "acc_paper"] == "0.929 (+0.021)"
 
 
 @pytest.mark.parametrize("fmt", ["md", "latex", "csv"])

@@ -35,7 +35,13 @@ from benchmark.data.image_pools import (
 )
 from benchmark.data.images import INTERPOLATION, preprocess_images, resize_images, to_unit_gray
 from benchmark.data.prefetch import fetch_datasets
-from benchmark.data.sampling import balanced_indices, subset_indices
+from benchmark.data.sampling import (
+    REPORTED_SEEDS,
+    TUNING_SEEDS,
+    balanced_indices,
+    held_out_indices,
+    subset_indices,
+)
 from benchmark.data.sources import (
     LocatedFile,
     UpstreamFile,
@@ -62,7 +68,10 @@ __all__ = [
     "LocatedFile",
     "MissingDataError",
     "UpstreamFile",
+    "REPORTED_SEEDS",
+    "TUNING_SEEDS",
     "balanced_indices",
+    "held_out_indices",
     "cache_key_digest",
     "cached_arrays",
     "cached_image_pool",

@@ -41,3 +41,21 @@ def subset_indices(n_total: int, n_points: int, seed: int) -> np.ndarray:
     if n_points == n_total:
         return np.arange(n_total)
     return np.sort(np.random.default_rng(seed).choice(n_total, size=n_points, replace=False))
+
+
+REPORTED_SEEDS = (0, 1, 2)
+"""Seeds of the reported cells (../shared/PROTOCOL.md: "Seeds and aggregation")."""
+TUNING_SEEDS = (100, 101, 102)
+"""Seeds of tuning samples: never reported, used to choose settings with labels."""
+
+
+def held_out_indices(
+    labels: np.ndarray, n_classes: int, sizes: tuple[int, ...], seeds: tuple[int, ...]
+) -> np.ndarray:
+    """Sorted indices of the pool points that no balanced sample of ``sizes`` × ``seeds``
+    contains (what a tuning sample may be drawn from without seeing an evaluated point)."""
+    taken = np.zeros(len(labels), dtype=bool)
+    for size in sizes:
+        for seed in seeds:
+            taken[balanced_indices(labels, size, n_classes, seed)] = True
+    return np.flatnonzero(~taken)

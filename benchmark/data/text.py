@@ -20,17 +20,17 @@ from sklearn.preprocessing import normalize as normalize_rows
 from benchmark.plugins import Param
 
 TEXT_FEATURE_PARAMS: dict[str, Param] = {
-    "stop_words": Param("english", "our choice: scikit-learn's English stop-word list"),
-    "min_df": Param(2, "our choice: drop words that occur in a single document"),
-    "max_df": Param(0.5, "our choice: drop words that occur in over half of the documents"),
-    "max_features": Param(None, "our choice: no cap on the vocabulary"),
-    "sublinear_tf": Param(True, "our choice: 1 + log(tf), the usual weighting for LSA"),
+    "stop_words": Param("english", "choice: scikit-learn's English stop-word list"),
+    "min_df": Param(2, "choice: drop words that occur in a single document"),
+    "max_df": Param(0.5, "choice: drop words that occur in over half of the documents"),
+    "max_features": Param(None, "choice: no cap on the vocabulary"),
+    "sublinear_tf": Param(True, "choice: 1 + log(tf), the usual weighting for LSA"),
     "svd_random_state": Param(
-        0, "our choice: fixed, so the features never depend on the run seed and are cached once"
+        0, "choice: fixed, so the features never depend on the run seed and are cached once"
     ),
     "normalize": Param(
         "l2",
-        "our choice: rows scaled to unit length after the SVD (LSA's cosine geometry); "
+        "choice: rows scaled to unit length after the SVD (LSA's cosine geometry); "
         "'none' keeps them",
     ),
 }

@@ -201,6 +201,22 @@ class DeepSelfExpressiveClustering(SelfExpressiveClustering):
         ]
         return Objective(terms, self.regularizer, float(self.lambda2), auxiliaries)
 
+    # -- fit ----------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any = None) -> DeepSelfExpressiveClustering:
+        """Train, read C out and cluster; ``fit_info_`` then says what was reused."""
+        super().fit(X, y)
+        self.fit_info_ = self._fit_info()
+        return self
+
+    def _fit_info(self) -> dict[str, Any]:
+        """What the record keeps about this fit besides C's metrics (subclasses add to it)."""
+        return {
+            "pretrain_cached": self.pretrain_cached_,
+            "coef_cached": self.coef_cached_,
+            "objective_terms": self.objective_terms_,
+        }
+
     # -- input --------------------------------------------------------------------
 
     def _validate_input(self, X: Any) -> np.ndarray:

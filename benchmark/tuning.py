@@ -1,0 +1,115 @@
+"""Summaries of a parameter search: which setting scored best on the tuning data.
+
+A search is an ordinary sweep (``run`` with ``--set`` grids) on data that the protocol
+allows labels on (../shared/PROTOCOL.md: tuning samples, meta data), written to its own
+output folder. :func:`search_summary` groups its records by method, readout variant,
+dataset configuration and the parameters that vary, and averages each metric over the
+seeds; :func:`best_settings` names the setting with the highest mean ACC per group.
+The choice and its table go into the method's ``Param`` sources (``transfer:<where>:``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+
+METRIC = "acc"
+
+
+def _varying(records: Sequence[dict[str, Any]], field: str) -> list[str]:
+    """Names of the ``field`` entries (params or dataset_params) that differ across records."""
+    values: dict[str, set[str]] = {}
+    for record in records:
+        for name, value in record[field].items():
+            values.setdefault(name, set()).add(json.dumps(value, sort_keys=True, default=repr))
+    return sorted(name for name, seen in values.items() if len(seen) > 1)
+
+
+def search_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """One row per ``ok`` record: method, variant, dataset, size, seed, the varying
+    parameters (``p.NAME`` for the method, ``d.NAME`` for the dataset) and the metrics."""
+    ok = [r for r in records if r.get("status") == "ok"]
+    rows = []
+    for method in sorted({r["method"] for r in ok}):
+        mine = [r for r in ok if r["method"] == method]
+        method_params = _varying(mine, "params")
+        data_params = _varying(mine, "dataset_params")
+        for record in mine:
+            row = {
+                "method": method,
+                "variant": record["variant"],
+                "dataset": record["dataset"],
+                "n_points": record["n_points"],
+                "seed": record["seed"],
+                **{f"p.{n}": _plain(record["params"].get(n)) for n in method_params},
+                **{f"d.{n}": _plain(record["dataset_params"].get(n)) for n in data_params},
+                **(record.get("metrics") or {}),
+                "fit_time_s": record.get("fit_time_s"),
+            }
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _plain(value: Any) -> Any:
+    return json.dumps(value, default=repr) if isinstance(value, list | tuple | dict) else value
+
+
+def search_summary(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Mean and std of each metric over seeds, one row per setting."""
+    frame = search_frame(records)
+    if frame.empty:
+        return frame
+    keys = [c for c in frame.columns if c in ("method", "variant", "dataset", "n_points")]
+    keys += sorted(c for c in frame.columns if c.startswith(("p.", "d.")))
+    metrics = [c for c in ("acc", "nmi", "ari") if c in frame.columns]
+    grouped = frame.fillna({k: "" for k in keys}).groupby(keys, dropna=False)
+    summary = grouped[metrics].agg(["mean", "std"])
+    summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
+    summary["seeds"] = grouped.size()
+    summary["fit_time_s"] = grouped["fit_time_s"].mean()
+    return summary.reset_index()
+
+
+def best_settings(summary: pd.DataFrame, within: Sequence[str]) -> pd.DataFrame:
+    """The row of highest mean ACC in each group of ``within`` columns (ties: first)."""
+    if summary.empty:
+        return summary
+    best = summary.loc[summary.groupby(list(within), dropna=False)[f"{METRIC}_mean"].idxmax()]
+    return best.reset_index(drop=True)
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """The summary as a markdown table (means ± std, 3 decimals)."""
+    if summary.empty:
+        return "(no finished records)"
+    shown = summary.copy()
+    for metric in ("acc", "nmi", "ari"):
+        if f"{metric}_mean" in shown:
+            shown[metric] = [
+                f"{m:.3f} ± {0.0 if pd.isna(s) else s:.3f}"
+                for m, s in zip(shown[f"{metric}_mean"], shown[f"{metric}_std"], strict=True)
+            ]
+            shown = shown.drop(columns=[f"{metric}_mean", f"{metric}_std"])
+    shown["fit_time_s"] = shown["fit_time_s"].map(lambda t: f"{t:.0f}")
+    return shown.to_markdown(index=False)
+
+
+def search_report(records: Iterable[dict[str, Any]]) -> str:
+    """Markdown: for each method and readout, every setting's mean ± std over seeds, then
+    the best setting per dataset configuration (highest mean ACC)."""
+    summary = search_summary(records)
+    if summary.empty:
+        return "(no finished records)"
+    within = [c for c in summary.columns if c in ("method", "variant", "dataset", "n_points")]
+    within += [c for c in summary.columns if c.startswith("d.")]
+    best = best_settings(summary, within)
+    return (
+        "## Every setting (mean ± std over seeds)\n\n"
+        + format_summary(summary)
+        + "\n\n## Best mean ACC per method, readout and dataset configuration\n\n"
+        + format_summary(best)
+        + "\n"
+    )

@@ -1,0 +1,215 @@
+"""Rerun committed records and compare their metrics (``python -m benchmark verify``).
+
+Each chosen record (status ``ok``) becomes its task again, runs in a fresh child process
+of the local executor with its output in a temporary folder (never over the committed
+records), and its metrics are compared with the recorded ones:
+
+* **exact** when the record ran on the CPU and states its BLAS thread count
+  (``provenance.threads.blas``): the rerun gets the same count, and the same task id,
+  code and thread count must give the same labels, hence the same metrics bit for bit;
+* **within ``tolerance``** (absolute, per metric) otherwise: records without a thread
+  count (made before records stated it) rerun at the executor's default count, and GPU
+  records rerun wherever this command runs.
+
+``sample`` picks the cheapest records first (by recorded fit time, ties by task id), so
+a small sample is a quick check that the code still makes the committed numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmark.executors.local import THREAD_VARIABLES, LocalExecutor
+from benchmark.registry import Registry, UnknownPluginError
+from benchmark.store import Store
+from benchmark.tasks import Task
+
+METRICS = ("acc", "nmi", "ari")
+DEFAULT_TOLERANCE = 0.01
+"""Largest absolute difference per metric accepted when a rerun cannot be exact."""
+
+
+@dataclass
+class Check:
+    """One record's verdict: ``matched``, ``differs`` or ``error`` (could not rerun)."""
+
+    record: dict[str, Any]
+    verdict: str
+    mode: str  # "exact at N threads" or "tolerance ±T"
+    rerun: dict[str, Any] | None = None
+    detail: str = ""
+
+    @property
+    def label(self) -> str:
+        """``method[variant]/dataset/n=/seed=`` of the record."""
+        r = self.record
+        variant = f"[{r['variant']}]" if r.get("variant") else ""
+        return f"{r['method']}{variant}/{r['dataset']}/n={r['n_points']}/seed={r['seed']}"
+
+    def line(self) -> str:
+        """One printable line with both values of every metric."""
+        head = f"{self.verdict:8s} {self.record['task_id']} {self.label} ({self.mode})"
+        if self.rerun is None or self.rerun.get("status") != "ok":
+            return f"{head}: {self.detail}"
+        old, new = self.record["metrics"], self.rerun["metrics"]
+        values = ", ".join(
+            f"{m} {old[m]:.6f} {'=' if old[m] == new[m] else '->'} {new[m]:.6f}" for m in METRICS
+        )
+        return f"{head}: {values}"
+
+
+def recorded_threads(record: dict[str, Any]) -> int | None:
+    """The record's BLAS thread count, when it ran on the CPU and states one."""
+    provenance = record.get("provenance") or {}
+    if provenance.get("device", "cpu") != "cpu":
+        return None
+    threads = (provenance.get("threads") or {}).get("blas")
+    return int(threads) if threads else None
+
+
+def select_records(
+    records: Sequence[dict[str, Any]],
+    methods: Sequence[str] | None = None,
+    datasets: Sequence[str] | None = None,
+    sample: int | None = None,
+) -> list[dict[str, Any]]:
+    """The ``ok`` records of the given methods and datasets; ``sample``: the K cheapest."""
+    chosen = [
+        r
+        for r in records
+        if r.get("status") == "ok"
+        and (not methods or r["method"] in methods)
+        and (not datasets or r["dataset"] in datasets)
+    ]
+    chosen.sort(key=lambda r: (r.get("fit_time_s") or math.inf, r["task_id"]))
+    if sample is not None:
+        if sample < 1:
+            raise ValueError(f"--sample must be >= 1, got {sample}")
+        chosen = chosen[:sample]
+    return chosen
+
+
+def task_of(record: dict[str, Any], registry: Registry) -> Task:
+    """The task that made ``record``, with today's plugin paths; its id must be the record's."""
+    registry.method(record["method"])  # UnknownPluginError names the known ids
+    registry.dataset(record["dataset"])
+    meta = record.get("meta_source")
+    if meta is not None:  # part of the identity only where the method learns from meta data
+        meta_fields = {
+            "meta_source": meta,
+            "meta_path": registry.ref("dataset", meta["dataset"]).path,
+        }
+    else:
+        meta_fields = {}
+    task = Task(
+        method=record["method"],
+        dataset=record["dataset"],
+        n_points=int(record["n_points"]),
+        seed=int(record["seed"]),
+        variant=record.get("variant") or "",
+        params=record["params"],
+        dataset_params=record["dataset_params"],
+        method_path=registry.ref("method", record["method"]).path,
+        dataset_path=registry.ref("dataset", record["dataset"]).path,
+        param_sources=record.get("param_sources") or {},
+        memory_estimate_mb=record.get("memory_estimate_mb"),
+        **meta_fields,
+    )
+    if task.task_id != record["task_id"]:
+        raise ValueError(
+            f"the record's configuration hashes to {task.task_id}, not its id "
+            f"{record['task_id']}: the record was edited or made by a different task scheme"
+        )
+    return task
+
+
+def compare(
+    record: dict[str, Any], rerun: dict[str, Any], exact: bool, tolerance: float
+) -> tuple[str, str]:
+    """(verdict, detail) of a rerun against its record."""
+    if rerun.get("status") != "ok":
+        reason = (rerun.get("error") or "").strip().splitlines()
+        return "differs", f"rerun {rerun.get('status')}: {reason[-1] if reason else ''}"
+    old, new = record["metrics"], rerun["metrics"]
+    if exact:
+        same = all(old[m] == new[m] for m in METRICS)
+    else:
+        same = all(abs(old[m] - new[m]) <= tolerance for m in METRICS)
+    return ("matched" if same else "differs"), ""
+
+
+@contextlib.contextmanager
+def thread_environment(threads: int | None) -> Iterator[None]:
+    """Set the BLAS/OpenMP thread variables that children inherit (``None``: leave them)."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    try:
+        if threads is not None:
+            os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def verify(
+    records: Sequence[dict[str, Any]],
+    registry: Registry,
+    tolerance: float = DEFAULT_TOLERANCE,
+    jobs: int = 1,
+    timeout_min: float | None = None,
+    work_dir: str | os.PathLike | None = None,
+    report: Callable[[Check], None] | None = None,
+) -> list[Check]:
+    """Rerun ``records`` in fresh processes and compare; ``report`` sees each verdict.
+
+    Reruns write into ``work_dir`` (default: a temporary folder, removed afterwards).
+    Records are run in groups of equal recorded thread count.
+    """
+    checks: list[Check] = []
+
+    def done(check: Check) -> None:
+        checks.append(check)
+        if report is not None:
+            report(check)
+
+    groups: dict[int | None, list[tuple[dict[str, Any], Task]]] = {}
+    for record in records:
+        try:
+            task = task_of(record, registry)
+        except (UnknownPluginError, KeyError, ValueError) as exc:
+            done(Check(record, "error", "not rerun", detail=str(exc)))
+            continue
+        groups.setdefault(recorded_threads(record), []).append((record, task))
+    owned = work_dir is None
+    root = Path(tempfile.mkdtemp(prefix="benchmark-verify-") if owned else work_dir)
+    try:
+        store = Store(root)
+        for threads, members in groups.items():
+            executor = LocalExecutor(jobs=jobs, timeout_min=timeout_min, progress=False)
+            with thread_environment(threads):
+                reruns = executor.run([task for _, task in members], store)
+            by_id = {rerun["task_id"]: rerun for rerun in reruns}
+            for record, task in members:
+                exact = threads is not None
+                mode = f"exact at {threads} threads" if exact else f"tolerance ±{tolerance:g}"
+                rerun = by_id.get(task.task_id) or store.read_record(task.task_id)
+                if rerun is None:
+                    done(Check(record, "error", mode, detail="no rerun record"))
+                    continue
+                verdict, detail = compare(record, rerun, exact, tolerance)
+                done(Check(record, verdict, mode, rerun, detail))
+    finally:
+        if owned:
+            shutil.rmtree(root, ignore_errors=True)
+    return checks

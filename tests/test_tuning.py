@@ -1,0 +1,71 @@
+"""Search summaries (benchmark.tuning) and the held-out tuning pool of the image sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmark.data import REPORTED_SEEDS, TUNING_SEEDS, balanced_indices, held_out_indices
+from benchmark.tuning import best_settings, format_summary, search_summary
+
+
+def record(lam: float, seed: int, acc: float, variant: str = "", space: str = "bbc") -> dict:
+    return {
+        "status": "ok",
+        "method": "dscn-l1",
+        "variant": variant,
+        "dataset": "20newsgroups-meta",
+        "n_points": 2225,
+        "seed": seed,
+        "params": {"lambda1": lam, "lambda2": 1.0, "dense_hidden": [128]},
+        "dataset_params": {"feature_space": space, "n_components": None},
+        "metrics": {"acc": acc, "nmi": acc / 2, "ari": acc / 3},
+        "fit_time_s": 10.0,
+    }
+
+
+def test_summary_averages_seeds_per_setting_and_names_the_best():
+    records = [
+        record(1, 100, 0.5),
+        record(1, 101, 0.7),
+        record(10, 100, 0.8),
+        record(10, 101, 0.9),
+        record(10, 100, 0.2, space="20newsgroups"),
+        record(1, 100, 0.4, space="20newsgroups"),
+        {**record(100, 100, 0.99), "status": "failed", "metrics": None},
+    ]
+    summary = search_summary(records)
+    assert set(summary.columns) >= {"p.lambda1", "d.feature_space", "acc_mean", "seeds"}
+    assert "p.lambda2" not in summary.columns  # it never varies
+    row = summary[(summary["p.lambda1"] == 1) & (summary["d.feature_space"] == "bbc")]
+    assert row["acc_mean"].item() == pytest.approx(0.6) and row["seeds"].item() == 2
+    best = best_settings(summary, ["method", "variant", "d.feature_space"])
+    chosen = dict(zip(best["d.feature_space"], best["p.lambda1"], strict=True))
+    assert chosen == {"bbc": 10, "20newsgroups": 1}  # the failed λ1 = 100 never counts
+    assert "0.850 ± 0.071" in format_summary(summary)
+
+
+def test_held_out_pool_shares_no_point_with_any_reported_sample():
+    labels = np.repeat(np.arange(10), 700)
+    kept = held_out_indices(labels, 10, (100, 500, 1000), REPORTED_SEEDS)
+    for size in (100, 500, 1000):
+        for seed in REPORTED_SEEDS:
+            assert not np.intersect1d(kept, balanced_indices(labels, size, 10, seed)).size
+    # a tuning sample drawn from what is left keeps the classes balanced
+    tuning = kept[balanced_indices(labels[kept], 100, 10, TUNING_SEEDS[0])]
+    assert np.bincount(labels[tuning]).tolist() == [10] * 10
+
+
+def test_tuning_command_prints_every_setting_and_the_best(tmp_path, capsys):
+    from benchmark.cli import main
+    from benchmark.store import Store
+
+    store = Store(tmp_path)
+    for i, (lam, seed, acc) in enumerate([(1, 100, 0.5), (1, 101, 0.7), (10, 100, 0.8)]):
+        store.write_record({**record(lam, seed, acc), "task_id": f"{i:016x}"})
+    assert main(["tuning", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    best = text.split("## Best mean ACC")[1]
+    assert "0.600 ± 0.141" in text  # λ1 = 1: seeds 100 and 101
+    assert "0.800 ± 0.000" in best and "0.600" not in best  # λ1 = 10 wins
+    assert main(["tuning", "--out", str(tmp_path / "empty")]) == 2

@@ -1,0 +1,106 @@
+"""``benchmark verify``: committed records rerun in fresh processes, metrics compared."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.store import Store
+from benchmark.verify import recorded_threads, select_records, verify
+
+RUN = ["run", "--methods", "lrr,kmeans", "--datasets", "synthetic", "--sizes", "100"]
+
+
+@pytest.fixture(scope="module")
+def committed(tmp_path_factory):
+    """An output folder with two fresh ok records (LRR and k-means on synthetic data)."""
+    out = tmp_path_factory.mktemp("committed")
+    assert main([*RUN, "--seeds", "0", "--out", str(out)]) == 0
+    records = Store(out).records()
+    assert len(records) == 2 and all(r["status"] == "ok" for r in records)
+    return out
+
+
+def _by_method(out):
+    return {r["method"]: r for r in Store(out).records()}
+
+
+def test_fresh_records_match_exactly_and_stay_untouched(committed, capsys):
+    before = {p.name: p.read_bytes() for p in (committed / "records").iterdir()}
+    assert all(recorded_threads(r) for r in Store(committed).records())
+    assert main(["verify", "--out", str(committed)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("matched ") == 2 and "exact at" in out and "2 matched" in out
+    assert "acc" in out and " = " in out
+    after = {p.name: p.read_bytes() for p in (committed / "records").iterdir()}
+    assert after == before, "verify must never write over the committed records"
+
+
+def test_tampered_metric_is_reported_with_both_values_and_fails(committed, tmp_path, capsys):
+    shutil.copytree(committed / "records", tmp_path / "records")
+    store = Store(tmp_path)
+    records = _by_method(tmp_path)
+    lrr = records["lrr"]
+    true_acc = lrr["metrics"]["acc"]
+    lrr["metrics"]["acc"] = round(true_acc - 0.25, 6)
+    store.write_record(lrr)
+    # an older record without a thread count is compared within the tolerance
+    kmeans = records["kmeans"]
+    del kmeans["provenance"]["threads"]
+    kmeans["metrics"]["nmi"] -= 0.004
+    store.write_record(kmeans)
+
+    assert main(["verify", "--out", str(tmp_path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    (differs,) = [line for line in lines if line.startswith("differs")]
+    assert lrr["task_id"] in differs and "exact at" in differs
+    assert f"acc {lrr['metrics']['acc']:.6f} -> {true_acc:.6f}" in differs
+    (matched,) = [line for line in lines if line.startswith("matched")]
+    assert kmeans["task_id"] in matched and "tolerance ±0.01" in matched
+    assert "1 differs, 1 matched" in lines[-1]
+
+
+def test_a_record_that_cannot_be_rerun_is_an_error_not_a_match(registry):
+    record = {
+        "task_id": "0" * 16, "method": "no-such-method", "dataset": "synthetic",
+        "n_points": 100, "seed": 0, "variant": "", "params": {}, "dataset_params": {},
+        "status": "ok", "metrics": {"acc": 1.0, "nmi": 1.0, "ari": 1.0},
+    }  # fmt: skip
+    (check,) = verify([record], registry)
+    assert check.verdict == "error" and "no-such-method" in check.detail
+
+
+def test_sample_picks_the_cheapest_ok_records_deterministically():
+    def rec(task_id, method, fit, status="ok"):
+        return {"task_id": task_id, "method": method, "dataset": "bbc", "status": status,
+                "fit_time_s": fit}  # fmt: skip
+
+    records = [
+        rec("d", "ssc", 5.0),
+        rec("a", "lrr", 9.0),
+        rec("b", "lrr", 1.0, "failed"),
+        rec("c", "lrr", 2.0),
+        rec("e", "lrr", None),
+    ]
+    assert [r["task_id"] for r in select_records(records, sample=2)] == ["c", "d"]
+    assert [r["task_id"] for r in select_records(records, methods=["lrr"])] == ["c", "a", "e"]
+    with pytest.raises(ValueError, match="--sample must be >= 1"):
+        select_records(records, sample=0)
+
+
+def test_verify_has_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmark", "verify", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "--sample K" in result.stdout
+
+
+def test_keep_must_not_be_the_records_folder(committed, capsys):
+    assert main(["verify", "--out", str(committed), "--keep", str(committed)]) == 2
+    assert "--keep must not be the --out folder" in capsys.readouterr().err
+    assert json.loads(next((committed / "records").iterdir()).read_text())["status"] == "ok"
