@@ -36,7 +36,7 @@ def test_declaration(registry, method_id, regularizer):
         "post": True,
     }
     for dataset_id in TARGETS:
-        params = info.params_for(dataset_id)
+        params = info.params_for(dataset_id, registry.dataset(dataset_id).features)
         assert params["regularizer"].value == regularizer
         assert all(p.source for p in params.values()), "every value needs its source"
         estimator = info.estimator(
@@ -45,9 +45,15 @@ def test_declaration(registry, method_id, regularizer):
         assert estimator.get_params()["regularizer"] == regularizer
 
 
-def test_text_configs_reconstruct_signed_features(registry):
+def test_text_settings_follow_the_kind_of_features_not_the_dataset_id(registry):
     for method_id in METHODS:
-        assert registry.method(method_id).params_for("bbc")["output_activation"].value == "linear"
+        method = registry.method(method_id)
+        for dataset_id in ("bbc", "20newsgroups", "20newsgroups-meta", "a-users-own-corpus"):
+            params = method.params_for(dataset_id, "text")
+            assert params["output_activation"].value == "linear"  # signed features
+        assert method.params_for("bbc", "text") == method.params_for("my-corpus", "text")
+        assert method.params_for("notmnist", "images")["output_activation"].value == "relu"
+    assert registry.dataset("bbc").features == registry.dataset("20newsgroups").features == "text"
 
 
 def test_memory_estimate_counts_c_and_its_adam_moments():

@@ -13,55 +13,83 @@ from __future__ import annotations
 
 from benchmark.deep.estimator import DeepSelfExpressiveClustering
 from benchmark.deep.network_defaults import NETWORK_DEFAULTS, READOUT_VARIANTS, deep_memory_mb
-from benchmark.plugins import ALL_DATASETS, MethodInfo, Param
+from benchmark.plugins import ALL_DATASETS, MethodInfo, Param, features_key
 
-IMAGES = "our search on fashion-mnist and notmnist at n = 1,000 (labels used, seeds 100-102)"
-TEXT = "our search on bbc (labels used, seeds 100-102)"
-TUNING = " — see results/dscn_tuning.md"
+SEARCH = "results/tuning/dscn.md"
+IMAGE_LAMBDA1 = {"l1": 0.01, "l2": 0.01}
+"""λ1 on images: best mean ACC over λ1 ∈ {0.01, 0.1, 1, 10} on Fashion-MNIST's tuning pool."""
+TEXT_LAMBDA1 = {"l1": 100.0, "l2": 0.1}
+"""λ1 on text: best mean ACC over λ1 ∈ {0.1 (L2), 1, 10, 100, 1000 (L1)} on 2,225 posts of
+the 10 meta groups of 20 Newsgroups in BBC's feature space (BBC's meta data)."""
+NEWSGROUPS_LAMBDA1 = {"l1": 100.0, "l2": 10.0}
+"""λ1 for ``20newsgroups``: the same search in its own feature space (its 10 other groups)."""
+
+
+def _image_source(regularizer: str) -> str:
+    return (
+        f"transfer:fashion-mnist-tuning-pool: best mean ACC (plain readout) over λ1 in "
+        f"{{0.01, 0.1, 1, 10}} on 1,000 Fashion-MNIST images that no reported sample "
+        f"contains (pool=tuning), seeds 100-102, DSCN-{regularizer.upper()}; {SEARCH}"
+    )
+
+
+def _text_source(regularizer: str, space: str) -> str:
+    grid = "{1, 10, 100, 1000}" if regularizer == "l1" else "{0.1, 1, 10, 100}"
+    return (
+        f"transfer:20newsgroups-meta: best mean ACC (plain readout) over λ1 in {grid} on "
+        f"2,225 posts of the 10 meta groups of 20 Newsgroups in {space}'s feature space, "
+        f"seeds 100-102, DSCN-{regularizer.upper()}; {SEARCH}"
+    )
+
+
+EPOCHS = (
+    "choice: 100 pretraining and 100 fine-tuning epochs, held fixed in the transfer search "
+    "of results/tuning/"
+)
 
 REGULARIZER_SOURCES = {
     "l1": "paper: DSCN-L1 regularises C with ‖C‖₁ (DSC-Net Eq. (4))",
     "l2": "paper: DSCN-L2 regularises C with ‖C‖²_F (squared, as in the reference code)",
 }
-TEXT_LAMBDA1 = {"l1": 100.0, "l2": 10.0}
-"""λ1 on the text features, per regulariser (our search on BBC)."""
 
 
 def dscn_settings(regularizer: str) -> dict[str, dict[str, Param]]:
-    """Per-dataset defaults of DSC-Net with ``regularizer`` (``"l1"`` or ``"l2"``)."""
+    """Defaults of DSC-Net with ``regularizer`` (``"l1"`` or ``"l2"``): every dataset,
+    then by kind of features (``features:images``, ``features:text``)."""
     if regularizer not in REGULARIZER_SOURCES:
-        raise ValueError(
-            f"unknown regularizer {regularizer!r}; choose one of {sorted(REGULARIZER_SOURCES)}"
-        )
+        known = sorted(REGULARIZER_SOURCES)
+        raise ValueError(f"unknown regularizer {regularizer!r}; choose one of {known}")
     return {
         ALL_DATASETS: {
             **NETWORK_DEFAULTS,
             "regularizer": Param(regularizer, REGULARIZER_SOURCES[regularizer]),
-            "lambda1": Param(1.0, IMAGES + TUNING),
+            "lambda1": Param(IMAGE_LAMBDA1[regularizer], _image_source(regularizer)),
             "lambda2": Param(
                 1.0, "reference code: reg1 = 1.0 weights the regulariser (= λ2), EYaleB and ORL"
             ),
             "output_activation": Param("relu", "paper: ReLU in all layers"),
-            "dense_hidden": Param((128,), TEXT + ": 128 vs 512 units made no difference"),
-            "pretrain_epochs": Param(100, IMAGES + TUNING),
-            "pretrain_batch_size": Param(100, "our choice"),
-            "finetune_epochs": Param(100, IMAGES + ": 300 epochs did no better" + TUNING),
+            "dense_hidden": Param((128,), "choice: one hidden layer of 128 units (text)"),
+            "pretrain_epochs": Param(100, EPOCHS),
+            "pretrain_batch_size": Param(100, "choice: mini-batches of 100"),
+            "finetune_epochs": Param(100, EPOCHS),
             "post_subspace_dim": Param(10, "reference code: EYaleB, d = 10"),
             "post_alpha": Param(3.5, "reference code: EYaleB, alpha = 3.5"),
             "post_keep_fraction": Param(
-                0.31, "reference code: EYaleB, ro = max(0.4 - 0.1 (K-1)/10, 0.1) at K = 10"
+                "auto", "reference code: EYaleB, ro = max(0.4 - 0.1 (K-1)/10, 0.1) from K"
             ),
         },
-        "bbc": {
-            "lambda1": Param(TEXT_LAMBDA1[regularizer], TEXT + TUNING),
+        features_key("text"): {
+            "lambda1": Param(TEXT_LAMBDA1[regularizer], _text_source(regularizer, "bbc")),
             "output_activation": Param(
                 "linear",
-                "our choice: the BBC features (TF-IDF, then SVD) are signed; a ReLU output "
-                "could not reconstruct them",
+                "choice: text features (TF-IDF, then SVD) are signed; a ReLU output cannot "
+                "reconstruct them",
             ),
-            "post_subspace_dim": Param(2, TEXT + TUNING),
-            "post_alpha": Param(1.0, TEXT + TUNING),
-            "post_keep_fraction": Param(1.0, TEXT + ": no thresholding" + TUNING),
+        },
+        "20newsgroups": {
+            "lambda1": Param(
+                NEWSGROUPS_LAMBDA1[regularizer], _text_source(regularizer, "20newsgroups")
+            ),
         },
     }
 

@@ -28,9 +28,9 @@ ones, and DSCN-L1 replaces ΣCoef² by Σ|Coef|, DSC-Net Eq. (4)):
   Here ro is ``post_keep_fraction``, d ``post_subspace_dim``, alpha ``post_alpha``.
 
 The reference code covers none of the LRSC datasets and the LRSC paper leaves its
-settings to a supplement we do not have, so per-dataset λ1, schedules and (for BBC)
-post-processing are our own search, with labels, on tuning seeds 100-102 that are not
-the reported seeds 0-2 (results/dscn_tuning.md).
+settings to a supplement we do not have, so λ1 is chosen by transfer under
+../shared/PROTOCOL.md (results/tuning/README.md): on the 20 Newsgroups meta groups for
+text, on Fashion-MNIST's held-out tuning pool for images (benchmark.deep.dscn).
 """
 
 from __future__ import annotations
