@@ -2,7 +2,7 @@
 
 Run from the repository root after the sweep (see README.md here):
 
-    SUBSPACE_BENCH_MIRROR=/work/shared/data python results/clustergan/curves.py [OUT]
+    SUBSPACE_BENCH_MIRROR=../shared/data python results/clustergan/curves.py [OUT]
 
 (``OUT``: the sweep's output folder, default ``results``.)
 
