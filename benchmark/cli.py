@@ -7,30 +7,54 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import psutil
 from tabulate import tabulate
 
 from benchmark.atomic import atomic_write_json
 from benchmark.registry import PluginLoadError, Registry, UnknownPluginError
-from benchmark.runner import plan
+from benchmark.runner import NOT_OK, failure_reason, plan
 from benchmark.store import Store
 from benchmark.tasks import GridError, Task, expand_grid, parse_overrides
 from benchmark.verify import DEFAULT_TOLERANCE, select_records, verify
 
 DEFAULT_OUT = "results"
+EXIT_TASKS_FAILED = 1
 EXIT_USAGE = 2
+STATUS_DETAIL_CHARS = 100
+"""Width of the status table's detail column; the whole messages follow the table."""
 
 
-def _int_list(text: str) -> list[int]:
+def _int_list(minimum: int, example: str) -> Callable[[str], list[int]]:
+    """An argparse type: comma-separated integers, each at least ``minimum``."""
+    wanted = "non-negative" if minimum == 0 else "positive" if minimum == 1 else f">= {minimum}"
+
+    def parse(text: str) -> list[int]:
+        try:
+            values = [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            values = []
+        if not values or min(values) < minimum:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated {wanted} integers, e.g. {example}; got {text!r}"
+            )
+        return values
+
+    return parse
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: one positive integer."""
     try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from exc
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -106,7 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run a grid of tasks (resumable)")
+    run = commands.add_parser(
+        "run",
+        help="run a grid of tasks (resumable)",
+        description="Run methods x datasets x sizes x seeds x --set values; tasks recorded ok "
+        "are skipped. After the run, every task that failed, timed out or diverged is listed "
+        "with its reason (the error's final message, with any fix it suggests) and its log.",
+        epilog=f"exit status: 0 when every task of the grid succeeded (or runs elsewhere); "
+        f"{EXIT_TASKS_FAILED} when any task failed, timed out or diverged (in this run, or "
+        f"recorded earlier and not rerun); {EXIT_USAGE} for bad arguments (unknown ids, "
+        f"malformed values).",
+    )
     _common(run)
     _out(run)
     run.add_argument("--methods", default="all", help="'all' or comma-separated method ids")
@@ -117,11 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--sizes",
-        type=_int_list,
+        type=_int_list(1, "1000,5000"),
         help="numbers of points, e.g. 1000,5000 (default: each dataset's sizes)",
     )
-    run.add_argument("--seeds", type=_int_list, default=[0, 1, 2], help="default: 0,1,2")
-    run.add_argument("--jobs", type=int, default=1, help="tasks run at once (default 1)")
+    run.add_argument(
+        "--seeds", type=_int_list(0, "0,1,2"), default=[0, 1, 2], help="default: 0,1,2"
+    )
+    run.add_argument("--jobs", type=_positive_int, default=1, help="tasks run at once (default 1)")
     run.add_argument("--timeout-min", type=float, help="per-task wall-clock limit in minutes")
     run.add_argument(
         "--set",
@@ -205,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest absolute metric difference when a rerun cannot be exact "
         f"(default {DEFAULT_TOLERANCE})",
     )
-    verify.add_argument("--jobs", type=int, default=1, help="reruns at once (default 1)")
+    verify.add_argument("--jobs", type=_positive_int, default=1, help="reruns at once (default 1)")
     verify.add_argument("--timeout-min", type=float, help="per-rerun wall-clock limit in minutes")
     verify.add_argument(
         "--keep",
@@ -310,19 +346,53 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
     print("finished: " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing"))
     print(
         f"records in {store.records_dir}; build tables with `python -m benchmark table "
-        f"--out {args.out}`"
+        f"--out {args.out}`",
+        flush=True,
     )
-    return 0
+    return _report_failures(tasks, records, [store.read_record(t.task_id) for t in work.failed])
+
+
+def _report_failures(
+    tasks: Sequence[Task],
+    records: Sequence[dict[str, Any]],
+    earlier: Sequence[dict[str, Any] | None],
+) -> int:
+    """Print each task of this run and each skipped earlier one that did not succeed, with
+    its reason and log (stderr); the run's exit status."""
+    labels = {task.task_id: task.label for task in tasks}
+    now = [r for r in records if r["status"] in NOT_OK]
+    earlier = [r for r in earlier if r is not None and r["status"] in NOT_OK]
+    if not now and not earlier:
+        return 0
+    print(f"\n{len(now) + len(earlier)} task(s) did not succeed:", file=sys.stderr)
+    for record in now:
+        print(_failure_text(labels[record["task_id"]], record), file=sys.stderr)
+    for record in earlier:
+        print(_failure_text(labels[record["task_id"]], record, earlier=True), file=sys.stderr)
+    if earlier:
+        print(
+            "tasks that failed earlier were not rerun: add --retry-failed once their cause "
+            "is fixed",
+            file=sys.stderr,
+        )
+    return EXIT_TASKS_FAILED
 
 
 def cmd_table(args: argparse.Namespace, registry: Registry) -> int:
     """``table``: aggregate the records into Table 1, 2 or 3."""
-    from benchmark.tables import build_blocks, render
+    from benchmark.tables import build_blocks, render, shown_elsewhere
 
     store = Store(args.out)
     records = store.records()
     if not records:
         print(f"note: no records in {store.records_dir}; every cell is missing", file=sys.stderr)
+    for (dataset, size), tables in shown_elsewhere(records, args.table).items():
+        where = " or ".join(f"--table {t}" for t in tables)
+        print(
+            f"note: Table {args.table} does not show the records of {dataset} at "
+            f"n = {size:,}; {where} does",
+            file=sys.stderr,
+        )
     kinds = {m.id: m.kind for m in registry.methods.values()}
     names = {m.id: m.name for m in registry.methods.values()}
     blocks = build_blocks(records, args.table, kinds, names, show_reference=not args.no_reference)
@@ -365,12 +435,14 @@ def cmd_list(args: argparse.Namespace, registry: Registry) -> int:
     return 0
 
 
-def _error_summary(error: str | None) -> str:
-    """The line of an error worth showing: a traceback's last line, else the first."""
-    lines = (error or "").strip().splitlines()
-    if not lines:
-        return ""
-    return (lines[-1] if lines[0].startswith("Traceback") else lines[0])[:120]
+def _failure_text(label: str, record: dict[str, Any], earlier: bool = False) -> str:
+    """A failed record for the terminal: label, status, the whole reason, the log path."""
+    when = ", recorded earlier" if earlier else ""
+    reason = failure_reason(record.get("error")).replace("\n", "\n    ")
+    text = f"- {label} ({record['status']}{when}):\n    {reason}"
+    if record.get("log_path"):
+        text += f"\n    log: {record['log_path']}"
+    return text
 
 
 def cmd_status(args: argparse.Namespace, registry: Registry) -> int:
@@ -384,6 +456,7 @@ def cmd_status(args: argparse.Namespace, registry: Registry) -> int:
             tasks[task.task_id] = task
     running = store.running()
     rows, totals = [], {}
+    failures: list[tuple[str, dict[str, Any]]] = []
     for task_id, task in sorted(tasks.items(), key=lambda kv: kv[1].label):
         record = store.read_record(task_id)
         if task_id in running:
@@ -396,13 +469,19 @@ def cmd_status(args: argparse.Namespace, registry: Registry) -> int:
         elif record["status"] == "ok":
             state, detail = "done", f"acc {record['metrics']['acc']:.3f}"
         else:
-            state, detail = record["status"], _error_summary(record.get("error"))
-            if record.get("log_path"):
-                detail += f"  (log: {record['log_path']})"
+            state = record["status"]
+            detail = failure_reason(record.get("error")).splitlines()[-1]
+            if len(detail) > STATUS_DETAIL_CHARS:
+                detail = detail[: STATUS_DETAIL_CHARS - 1] + "…"
+            failures.append((task.label, record))
         totals[state] = totals.get(state, 0) + 1
         rows.append([task_id, task.label, state, detail])
     print(tabulate(rows, headers=["task", "label", "state", "detail"]))
     print(", ".join(f"{v} {k}" for k, v in sorted(totals.items())) or "no tasks in " + args.out)
+    if failures:
+        print(f"\nwhy {len(failures)} task(s) did not succeed (whole messages):")
+        for label, record in failures:
+            print(_failure_text(label, record))
     return 0
 
 

@@ -9,6 +9,7 @@ the Hugging Face library in users' environments): each ``*.py`` file in ``method
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib.util
 import os
@@ -27,6 +28,12 @@ PLUGIN_PATH_ENV = "SUBSPACE_BENCH_PLUGINS"
 _NAMESPACE = "_subspace_bench_plugins"
 
 
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` Did you mean 'x'?`` for the known names closest to a mistyped one, else ``""``."""
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+    return f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+
+
 class UnknownPluginError(LookupError):
     """An id that no plugin declares; the message lists the known ids (and the plugin
     files that failed to import, one of which may have declared it)."""
@@ -40,7 +47,8 @@ class UnknownPluginError(LookupError):
     ) -> None:
         known = sorted(known)
         message = (
-            f"unknown {kind} {plugin_id!r}. Known {kind}s: {', '.join(known) or '(none)'}. "
+            f"unknown {kind} {plugin_id!r}.{did_you_mean(plugin_id, known)} "
+            f"Known {kind}s: {', '.join(known) or '(none)'}. "
             f"Run `python -m benchmark list {kind}s` for details."
         )
         if broken:

@@ -9,6 +9,10 @@ from typing import Any, Protocol
 from benchmark.store import Store
 from benchmark.tasks import Task
 
+NOT_OK = ("failed", "timeout", "diverged")
+"""Record statuses of a task that did not succeed."""
+_TRACEBACK = "Traceback (most recent call last):"
+
 
 class Executor(Protocol):
     """Runs tasks so that each one ends with its record in the store."""
@@ -57,3 +61,31 @@ def plan(tasks: Sequence[Task], store: Store, retry_failed: bool = False) -> Pla
         else:
             result.to_run.append(task)
     return result
+
+
+def _final_exception(traceback_text: str) -> str:
+    """The final exception of a formatted traceback: its type and whole message (every line,
+    so advice such as ``Fix: ...`` is kept), without the frames above it."""
+    lines = traceback_text.strip().splitlines()
+    frames = [i for i, line in enumerate(lines) if line.startswith('  File "')]
+    start = frames[-1] + 1 if frames else 1
+    while start < len(lines) and lines[start].startswith("    "):  # source line, ^^^ markers
+        start += 1
+    return "\n".join(lines[start:]).strip()
+
+
+def failure_reason(error: str | None) -> str:
+    """Why a task did not succeed, from its record's ``error``, in full.
+
+    A traceback gives its final exception (type and whole message); any other error gives
+    its first line (e.g. "worker process killed by SIGKILL ...; log ..."), followed by the
+    final exception of a traceback found further down (a crashed worker's log tail).
+    """
+    text = (error or "").strip()
+    if not text:
+        return "(no error recorded)"
+    if text.startswith(_TRACEBACK):
+        return _final_exception(text)
+    head = text.splitlines()[0]
+    start = text.rfind(_TRACEBACK)
+    return head if start < 0 else f"{head}\n{_final_exception(text[start:])}"

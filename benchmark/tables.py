@@ -9,6 +9,7 @@ and our difference in the next column. Missing cells are shown as such, never dr
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -38,6 +39,8 @@ ABLATION_ROWS = {
 }
 """Table 3: ``lrsc-l2``'s variants → the paper's rows (which transfers are switched on)."""
 MISSING = "missing"
+LOADED_NOTE = "times on a loaded machine"
+NOT_IN_PAPER = "not in the paper's tables"
 ORACLE_MARK = "†"
 ORACLE_FOOTNOTE = (
     f"{ORACLE_MARK} oracle: settings chosen with the evaluated data's own labels "
@@ -63,15 +66,26 @@ class Block:
     dataset: str
     n_points: int | None
     rows: pd.DataFrame  # columns: row, section, acc, acc_paper, ..., one row per method row
+    in_paper: bool = True  # False: a dataset or size with records that no paper table has
 
     @property
     def title(self) -> str:
         size = "" if self.n_points is None else f", n = {self.n_points:,}"
-        return f"{self.dataset}{size}"
+        return f"{self.dataset}{size}" + ("" if self.in_paper else f" ({NOT_IN_PAPER})")
 
 
 def _config_key(record: dict[str, Any]) -> str:
     return json.dumps([record["params"], record["dataset_params"]], sort_keys=True, default=repr)
+
+
+def on_loaded_machine(record: dict[str, Any]) -> bool:
+    """Whether the record's task ran on a contended machine: a 1-minute load average above
+    the CPU count at its start, its end or any heartbeat in between (its times are then
+    longer than on a quiet machine). Records without ``machine_load`` count as not loaded."""
+    load = record.get("machine_load") or {}
+    readings = [load.get(key) for key in ("start", "end", "max")]
+    cpus = load.get("cpus")
+    return bool(cpus) and any(value is not None and value > cpus for value in readings)
 
 
 def records_frame(records: Iterable[dict[str, Any]], method_names: dict[str, str]) -> pd.DataFrame:
@@ -91,12 +105,13 @@ def records_frame(records: Iterable[dict[str, Any]], method_names: dict[str, str
                 "config": _config_key(record),
                 "params": record["params"],
                 "tuning": record.get("tuning") or "unknown",
+                "loaded": on_loaded_machine(record),
                 **{m: metrics.get(m, np.nan) for m in METRICS},
             }
         )
     columns = [
         "method", "name", "dataset", "n_points", "seed", "variant",
-        "status", "config", "params", "tuning", *METRICS,
+        "status", "config", "params", "tuning", "loaded", *METRICS,
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
@@ -136,6 +151,12 @@ def _status_note(statuses: pd.Series) -> str:
     return ", ".join(f"{count} {status}" for status, count in bad.items())
 
 
+def _load_note(loaded: pd.Series) -> str:
+    """``times on a loaded machine (k of n runs)`` when any run shared its CPUs."""
+    count = int(loaded.sum())
+    return f"{LOADED_NOTE} ({count} of {len(loaded)} runs)" if count else ""
+
+
 def _tuning_note(tunings: pd.Series) -> str:
     """The row's tuning marker(s), e.g. ``tuning: transfer:20newsgroups-meta``."""
     values = sorted(set(tunings))
@@ -167,7 +188,11 @@ def _method_rows(
                 cell = _cell(ok[metric])
                 row[metric] = cell + (mark if cell != MISSING else "")
                 row[f"{metric}_paper"] = _paper_cell(ok[metric], reference.get(metric))
-            notes = [_tuning_note(cells["tuning"]), _status_note(cells["status"])]
+            notes = [
+                _tuning_note(cells["tuning"]),
+                _status_note(cells["status"]),
+                _load_note(cells["loaded"]),
+            ]
             row["notes"] = "; ".join(note for note in notes if note)
             rows.append(row)
     return rows
@@ -179,12 +204,15 @@ def _block_rows(
     kinds: dict[str, str],
     show_reference: bool,
     ablation: bool,
+    listed: Iterable[str] = (),
 ) -> pd.DataFrame:
-    """Rows of one block: every method of the paper's block (even unrun), then the other
-    recorded methods, then reference rows. An ablation block has one row per variant."""
+    """Rows of one block: every method of the paper's block and of ``listed`` (even unrun),
+    then the other recorded methods, then reference rows. An ablation block has one row
+    per variant."""
     order = {name: i for i, name in enumerate(PAPER_METHOD_ORDER)}
     names = sorted(
-        set(frame["name"]) | set(paper["method"]), key=lambda n: (order.get(n, len(order)), n)
+        set(frame["name"]) | set(paper["method"]) | set(listed),
+        key=lambda n: (order.get(n, len(order)), n),
     )
     kind_of = dict(zip(frame["name"], frame["method"].map(kinds), strict=True))
     rows: list[dict[str, Any]] = []
@@ -213,17 +241,12 @@ def build_blocks(
     if table not in TABLE_TITLES:
         raise ValueError(f"--table must be 1, 2 or 3, got {table}")
     frame = records_frame(records, method_names)
-    paper = paper_values()
-    paper = paper[paper["table"] == table]
+    all_paper = paper_values()
+    paper = all_paper[all_paper["table"] == table]
     blocks = []
-    groups = paper[["dataset", "n_points"]].drop_duplicates()
-    for dataset, n_points in groups.itertuples(index=False):
-        size = None if np.isnan(n_points) else int(n_points)
+    for dataset, size in _shown_by(frame, all_paper, table):
         mine = frame[frame["dataset"] == dataset]
         if size is not None:
-            mine = mine[mine["n_points"] == size]
-        elif not mine.empty:  # one size only (20 Newsgroups): keep the largest recorded
-            size = int(mine["n_points"].max())
             mine = mine[mine["n_points"] == size]
         if table == 3:
             mine = mine[(mine["method"] == "lrsc-l2") & mine["variant"].isin(ABLATION_ROWS)]
@@ -235,7 +258,52 @@ def build_blocks(
             mine, block_paper, method_kinds, show_reference and table != 3, ablation=table == 3
         )
         blocks.append(Block(table, dataset, size, rows))
+    if table == 1:  # every other dataset and size with records: same columns, no paper value
+        for dataset, size in _outside_paper(frame, all_paper):
+            mine = frame[(frame["dataset"] == dataset) & (frame["n_points"] == size)]
+            rows = _block_rows(
+                mine, paper.iloc[:0], method_kinds, show_reference, False, PAPER_METHOD_ORDER
+            )
+            blocks.append(Block(table, dataset, size, rows, in_paper=False))
     return blocks
+
+
+def _shown_by(frame: pd.DataFrame, paper: pd.DataFrame, table: int) -> list[tuple[str, int | None]]:
+    """The (dataset, size) column groups of the paper's Table ``table``; a group without a
+    size (20 Newsgroups: one size only) takes the largest recorded one."""
+    groups = paper.loc[paper["table"] == table, ["dataset", "n_points"]].drop_duplicates()
+    shown = []
+    for dataset, n_points in groups.itertuples(index=False):
+        size = None if np.isnan(n_points) else int(n_points)
+        recorded = frame.loc[frame["dataset"] == dataset, "n_points"]
+        if size is None and not recorded.empty:
+            size = int(recorded.max())
+        shown.append((dataset, size))
+    return shown
+
+
+def _outside_paper(frame: pd.DataFrame, paper: pd.DataFrame) -> list[tuple[str, int]]:
+    """Recorded (dataset, size) pairs that none of the paper's tables has a column for."""
+    shown = {pair for table in TABLE_TITLES for pair in _shown_by(frame, paper, table)}
+    recorded = sorted(set(zip(frame["dataset"], frame["n_points"].astype(int), strict=True)))
+    return [pair for pair in recorded if pair not in shown]
+
+
+def shown_elsewhere(
+    records: Iterable[dict[str, Any]], table: int
+) -> dict[tuple[str, int], list[int]]:
+    """Recorded (dataset, size) pairs that Table ``table`` does not show → the tables that
+    do (Table 1 shows every dataset and size that no paper table has)."""
+    frame = records_frame(records, {})
+    paper = paper_values()
+    shown = {t: set(_shown_by(frame, paper, t)) for t in TABLE_TITLES}
+    outside = set(_outside_paper(frame, paper))
+    elsewhere = {}
+    for pair in sorted(set(zip(frame["dataset"], frame["n_points"].astype(int), strict=True))):
+        tables = [t for t in TABLE_TITLES if pair in shown[t] or (t == 1 and pair in outside)]
+        if table not in tables:
+            elsewhere[pair] = tables
+    return elsewhere
 
 
 def _headers() -> list[str]:
@@ -259,8 +327,60 @@ def _table_rows(block: Block) -> list[list[str]]:
     return out
 
 
+LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "<": r"\textless{}", ">": r"\textgreater{}",
+    "±": r"$\pm$", "Δ": r"$\Delta$", "—": "---", "–": "--", "†": r"\dag{}", "×": r"$\times$",
+    "≥": r"$\geq$", "≤": r"$\leq$", "…": r"\ldots{}", "\u00a0": "~",
+}  # fmt: skip
+"""Characters that LaTeX (pdflatex, no extra packages) cannot take as they are."""
+
+
+def latex_text(text: str) -> str:
+    """``text`` as pdflatex-safe LaTeX: specials escaped, the tables' symbols (±, Δ, —, †)
+    as LaTeX commands, any other non-ASCII letter without its accents (else ``?``)."""
+    out = []
+    for char in str(text):
+        if char in LATEX_SPECIALS:
+            out.append(LATEX_SPECIALS[char])
+        elif char.isascii():
+            out.append(char)
+        else:
+            plain = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+            out.append(latex_text(plain) if plain else "?")
+    return "".join(out)
+
+
+def _latex_block(block: Block) -> str:
+    """One block as a booktabs ``tabular`` under a bold title."""
+    lines = [
+        rf"\par\medskip\noindent\textbf{{{latex_text(block.title)}}}\par\smallskip",
+        r"\begin{tabular}{l" + "ll" * len(METRICS) + "l}",
+        r"\toprule",
+        " & ".join(map(latex_text, _headers())) + r" \\",
+        r"\midrule",
+        *(" & ".join(map(latex_text, row)) + r" \\" for row in _table_rows(block)),
+        r"\bottomrule",
+        r"\end{tabular}",
+    ]
+    return "\n".join(lines)
+
+
+def _legend() -> str:
+    return (
+        "Cells: mean ± std over seeds (n = number of seeds); paper value and our difference "
+        "beside each. 'missing': no finished run. Notes: where each row's settings come from "
+        "(tuning: paper, reference, transfer:<where>, label-free:<criterion>, choice, oracle; "
+        "'unknown' for records made before records stated it); failed runs; "
+        f"'{LOADED_NOTE}': runs whose machine had a 1-minute load average above its CPU count "
+        "(fit times longer than on a quiet machine).\n\n" + ORACLE_FOOTNOTE
+    )
+
+
 def render(blocks: list[Block], fmt: str = "md") -> str:
-    """Blocks as Markdown (tabulate), LaTeX or CSV text."""
+    """Blocks as Markdown (tabulate), LaTeX (a fragment for pdflatex; needs
+    ``\\usepackage{booktabs}``) or CSV text."""
     if not blocks:
         return "(no blocks)"
     table = blocks[0].table
@@ -272,22 +392,22 @@ def render(blocks: list[Block], fmt: str = "md") -> str:
             frame.insert(0, "dataset", block.dataset)
             frames.append(frame)
         return pd.concat(frames, ignore_index=True).to_csv(index=False)
-    if fmt not in ("md", "latex"):
+    if fmt == "latex":
+        parts = [
+            f"% {latex_text(TABLE_TITLES[table])}; needs \\usepackage{{booktabs}}",
+            *map(_latex_block, blocks),
+            *(latex_text(paragraph) for paragraph in _legend().split("\n\n")),
+        ]
+        return "\n\n".join(parts) + "\n"
+    if fmt != "md":
         raise ValueError(f"unknown format {fmt!r}; use md, latex or csv")
-    tablefmt = "github" if fmt == "md" else "latex_booktabs"
-    parts = [f"# {TABLE_TITLES[table]}" if fmt == "md" else f"% {TABLE_TITLES[table]}"]
+    parts = [f"# {TABLE_TITLES[table]}"]
     for block in blocks:
-        heading = f"## {block.title}" if fmt == "md" else f"% {block.title}"
         parts += [
-            heading,
+            f"## {block.title}",
             tabulate(
-                _table_rows(block), headers=_headers(), tablefmt=tablefmt, disable_numparse=True
+                _table_rows(block), headers=_headers(), tablefmt="github", disable_numparse=True
             ),
         ]
-    parts.append(
-        "Cells: mean ± std over seeds (n = number of seeds); paper value and our difference "
-        "beside each. 'missing': no finished run. Notes: where each row's settings come from "
-        "(tuning: paper, reference, transfer:<where>, label-free:<criterion>, choice, oracle; "
-        "'unknown' for records made before records stated it).\n\n" + ORACLE_FOOTNOTE
-    )
+    parts.append(_legend())
     return "\n\n".join(parts) + "\n"

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from benchmark.meta import MetaSourceError, resolve_meta_source
-from benchmark.registry import Registry
+from benchmark.registry import Registry, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -90,16 +90,27 @@ def parse_value(text: str) -> Any:
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, dict[str, list[Any]]]:
-    """``["ssc.alpha=20,50", "bbc.svd_dim=128"]`` → ``{"ssc": {"alpha": [20, 50]}, ...}``."""
+    """``["ssc.alpha=20,50", "bbc.n_components=128"]`` → ``{"ssc": {"alpha": [20, 50]}, ...}``."""
     overrides: dict[str, dict[str, list[Any]]] = {}
     for item in items:
         target, sep, values = item.partition("=")
-        plugin_id, dot, param = target.partition(".")
-        if not sep or not dot or not plugin_id or not param or not values:
+        plugin_id, dot, param = target.strip().partition(".")
+        texts = [v.strip() for v in values.split(",")]
+        problem = (
+            "no '='" if not sep
+            else "no '.' between the plugin id and the parameter" if not dot
+            else "no plugin id before the '.'" if not plugin_id
+            else "no parameter name after the '.'" if not param
+            else "no value after the '='" if not values.strip()
+            else "an empty value in the list" if not all(texts)
+            else ""
+        )  # fmt: skip
+        if problem:
             raise GridError(
-                f"--set {item!r}: expected PLUGIN.PARAM=VALUE[,VALUE...], e.g. ssc.alpha=20,50"
+                f"--set {item!r}: {problem}; expected PLUGIN.PARAM=VALUE[,VALUE...] with a "
+                f"method or dataset id, e.g. --set ssc.alpha=20,50 or --set bbc.n_components=128"
             )
-        parsed = [parse_value(v.strip()) for v in values.split(",")]
+        parsed = [parse_value(v) for v in texts]
         overrides.setdefault(plugin_id.strip(), {})[param.strip()] = parsed
     return overrides
 
@@ -114,9 +125,10 @@ def _grid(values: dict[str, list[Any]]) -> list[dict[str, Any]]:
 def _check_known(kind: str, plugin_id: str, given: dict[str, Any], known: dict[str, Any]) -> None:
     unknown = sorted(set(given) - set(known))
     if unknown:
+        hints = "".join(did_you_mean(name, known) for name in unknown)
         raise GridError(
-            f"{kind} {plugin_id!r} has no parameter {', '.join(map(repr, unknown))}; "
-            f"its parameters are: {', '.join(sorted(known)) or '(none)'}"
+            f"{kind} {plugin_id!r} has no parameter {', '.join(map(repr, unknown))}.{hints} "
+            f"Its parameters are: {', '.join(sorted(known)) or '(none)'}"
         )
 
 
@@ -148,8 +160,9 @@ def expand_grid(
     overrides = overrides or {}
     for plugin_id in overrides:
         if plugin_id not in registry.methods and plugin_id not in registry.datasets:
+            hint = did_you_mean(plugin_id, [*registry.methods, *registry.datasets])
             raise GridError(
-                f"--set names {plugin_id!r}, which is neither a method nor a dataset id. "
+                f"--set names {plugin_id!r}, which is neither a method nor a dataset id.{hint} "
                 f"Methods: {', '.join(sorted(registry.methods))}; "
                 f"datasets: {', '.join(sorted(registry.datasets))}"
             )

@@ -25,16 +25,14 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import threadpoolctl
 
 from benchmark.meta import load_meta_data
-from benchmark.metrics import score
 from benchmark.plugins import DivergenceError, MethodInfo, SourceError, tuning_of
 from benchmark.provenance import provenance
 from benchmark.registry import PluginRef, load_plugin
@@ -89,13 +87,47 @@ def base_record(task: Task, attempt_id: str, log_path: str | None = None) -> dic
         "meta_data_info": None,
         "started_at": None,
         "finished_at": None,
+        "machine_load": None,
         "provenance": None,
     }
 
 
+def _load_1min() -> float | None:
+    """The machine's 1-minute load average (``None`` where the platform has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+class MachineLoad:
+    """How busy the machine was while a task ran: the 1-minute load average at the start,
+    at the end and the highest seen in between (sampled at each heartbeat), beside the
+    CPU count. A load above the CPU count means the task shared the CPUs (slower fit)."""
+
+    def __init__(self) -> None:
+        self.start = _load_1min()
+        self.max = self.start
+
+    def sample(self) -> float | None:
+        """Take one reading and keep the highest."""
+        load = _load_1min()
+        if load is not None:
+            self.max = load if self.max is None else max(self.max, load)
+        return load
+
+    def summary(self) -> dict[str, Any]:
+        """The record's ``machine_load``: ``start``, ``end``, ``max`` and ``cpus``."""
+        end = self.sample()
+        return {"start": self.start, "end": end, "max": self.max, "cpus": os.cpu_count()}
+
+
 @contextlib.contextmanager
-def heartbeat(store: Store, task_id: str, **info: Any) -> Iterator[None]:
-    """Keep the task's running marker fresh from a daemon thread while the block runs."""
+def heartbeat(
+    store: Store, task_id: str, on_beat: Callable[[], Any] | None = None, **info: Any
+) -> Iterator[None]:
+    """Keep the task's running marker fresh from a daemon thread while the block runs
+    (calling ``on_beat`` at each beat)."""
     stop = threading.Event()
     store.mark_running(task_id, **info)
 
@@ -103,6 +135,8 @@ def heartbeat(store: Store, task_id: str, **info: Any) -> Iterator[None]:
         while not stop.wait(HEARTBEAT_INTERVAL_S):
             with contextlib.suppress(OSError):
                 store.mark_running(task_id, **info)
+            if on_beat is not None:
+                on_beat()
 
     thread = threading.Thread(target=beat, name=f"heartbeat-{task_id}", daemon=True)
     thread.start()
@@ -165,6 +199,8 @@ def _json_safe(value: Any) -> Any:
 
 
 def _has_nan(estimator: Any) -> bool:
+    import scipy.sparse as sp  # here, not at the top: executors import this module at startup
+
     coef = getattr(estimator, "coef_", None)
     if coef is not None:
         values = coef.data if sp.issparse(coef) else np.asarray(coef)
@@ -196,12 +232,16 @@ def run_task(
 
     Never raises for a failure of the method or the data: the failure is the record.
     """
+    from benchmark.metrics import score  # scikit-learn: imported by the task, not the CLI
+
     store = Store(out_dir)
     attempt_id = attempt_id or uuid.uuid4().hex
     record = base_record(task, attempt_id, str(store.log_path(task.task_id)))
     record["started_at"] = _now()
     start = time.perf_counter()
-    with heartbeat(store, task.task_id, attempt_id=attempt_id, **(marker_info or {})):
+    load = MachineLoad()
+    marker = {"attempt_id": attempt_id, **(marker_info or {})}
+    with heartbeat(store, task.task_id, on_beat=load.sample, **marker):
         try:
             method = load_plugin(PluginRef(task.method_path, task.method), "method")
             dataset = load_plugin(PluginRef(task.dataset_path, task.dataset), "dataset")
@@ -248,6 +288,7 @@ def run_task(
         record["wall_time_s"] = time.perf_counter() - start
         record["peak_mem_mb"] = peak_memory_mb()
         record["finished_at"] = _now()
+        record["machine_load"] = load.summary()
         record["provenance"] = provenance()
         store.write_record(record)
         if record["status"] == "ok":

@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from benchmark.cli import main
+from benchmark.runner import failure_reason
 from benchmark.store import Store
 from benchmark.tasks import expand_grid, parse_overrides
 
@@ -30,14 +31,22 @@ def records_by_id(out: Path) -> dict[str, dict]:
     return {r["task_id"]: r for r in Store(out).records()}
 
 
-def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path):
+def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     out = tmp_path / "out"
     code = main([
         "run", "--methods", "faulty", "--datasets", "synthetic", "--seeds", "0",
         "--set", "faulty.mode='ok','raise','sleep','kill','nan'", "--timeout-min", "0.5",
         "--jobs", "2", "--out", str(out), "--plugins", str(FIXTURE_PLUGINS),
     ])  # fmt: skip
-    assert code == 0
+    assert code == 1  # some tasks did not succeed
+    # after the progress display, each failure with its reason, not just "failed"
+    err = capsys.readouterr().err
+    shown = err[err.index("4 task(s) did not succeed:") :]
+    assert "RuntimeError: faulty method raised on purpose" in shown
+    assert "killed after the time limit of 0.5 min" in shown
+    assert "worker process killed by SIGKILL" in shown
+    assert "(diverged):" in shown and "non-finite coefficients or objective" in shown
+    assert shown.count("log: ") == 4
     by_mode = {r["params"]["mode"]: r for r in Store(out).records()}
     assert set(by_mode) == {"ok", "raise", "sleep", "kill", "nan"}
     assert by_mode["ok"]["status"] == "ok" and by_mode["ok"]["metrics"]["acc"] > 0
@@ -117,15 +126,16 @@ def test_sigkill_of_the_driver_then_rerun_runs_only_missing_tasks(tmp_path):
     assert len(list((out / "records").iterdir())) == 6  # no duplicate or stray file
 
 
-def test_rerun_skips_done_and_retries_failed_only_when_asked(tmp_path):
+def test_rerun_skips_done_and_retries_failed_only_when_asked(tmp_path, capsys):
     out = tmp_path / "out"
     base = ["run", "--methods", "faulty", "--datasets", "synthetic", "--seeds", "0",
             "--set", "faulty.mode='ok','raise'", "--out", str(out),
             "--plugins", str(FIXTURE_PLUGINS)]  # fmt: skip
-    main(base)
+    assert main(base) == 1
     first = records_by_id(out)
-    main(base)
+    assert main(base) == 1  # the grid still holds a failure, shown as recorded earlier
     assert records_by_id(out) == first  # nothing rerun
+    assert "(failed, recorded earlier)" in capsys.readouterr().err
     main([*base, "--retry-failed"])
     again = records_by_id(out)
     for task_id, record in first.items():
@@ -170,7 +180,7 @@ def test_unknown_parameter_and_bad_size_are_usage_errors(tmp_path, capsys):
     common = ["--out", str(tmp_path), "--plugins", str(FIXTURE_PLUGINS)]
     assert main(["run", "--methods", "faulty", "--datasets", "synthetic",
                  "--set", "faulty.nope=1", *common]) == 2  # fmt: skip
-    assert "its parameters are: mode, sleep_s" in capsys.readouterr().err
+    assert "Its parameters are: mode, sleep_s" in capsys.readouterr().err
 
 
 def test_dry_run_lists_tasks_with_memory_and_runs_nothing(tmp_path, capsys):
@@ -189,6 +199,9 @@ def test_debug_executor_runs_in_process(tmp_path):
     (record,) = Store(out).records()
     assert record["status"] == "ok" and record["provenance"]["host"]
     assert os.getpid()  # ran here: no child process involved
+    load = record["machine_load"]  # how busy the machine was while the task ran
+    assert load["cpus"] == os.cpu_count() and load["start"] >= 0 and load["end"] >= 0
+    assert load["max"] >= max(load["start"], load["end"])
 
 
 def test_a_task_finished_by_another_driver_after_planning_is_not_rerun(registry, tmp_path):
@@ -200,3 +213,60 @@ def test_a_task_finished_by_another_driver_after_planning_is_not_rerun(registry,
     store.write_record(done_elsewhere)
     assert LocalExecutor(progress=False).run([task], store) == []
     assert store.read_record(task.task_id)["attempt_id"] == "other-driver"
+
+
+MISSING_DATA_PLUGIN = """
+from benchmark.data.checks import MissingDataError
+from benchmark.data.sources import UpstreamFile, missing_message
+from benchmark.plugins import DatasetInfo
+
+
+def load(n_points, seed):
+    raise MissingDataError(missing_message(UpstreamFile("absent", "absent.bin", urls=("u",))))
+
+
+DATASET = DatasetInfo(id="absent", name="Absent", load=load, default_sizes=(100,))
+"""
+
+
+def test_a_failure_shows_its_fix_in_run_and_its_whole_message_in_status(tmp_path, capsys):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "absent.py").write_text(MISSING_DATA_PLUGIN)
+    out = str(tmp_path / "out")
+    common = ["--out", out, "--plugins", str(plugins), "--plugins", str(FIXTURE_PLUGINS)]
+    run = ["run", "--methods", "faulty", "--datasets", "absent", "--seeds", "0"]
+    assert main([*run, "--executor", "debug", *common]) == 1
+    fix = "Fix: run `python -m benchmark fetch --datasets absent` on a machine with internet"
+    err = capsys.readouterr().err
+    assert "faulty/absent/n=100/seed=0 (failed):" in err
+    assert "MissingDataError: dataset file absent/absent.bin not found" in err and fix in err
+    assert main(["status", *common]) == 0
+    shown = capsys.readouterr().out
+    whole = shown[shown.index("whole messages") :]
+    assert fix in whole and "(the data home is set by" in whole and "log: " in whole
+
+
+def test_failure_reason_keeps_the_final_exception_whole():
+    chained = (
+        "Traceback (most recent call last):\n"
+        '  File "a.py", line 1, in f\n    g()\n    ^^^\n'
+        "KeyError: 'x'\n\nThe above exception was the direct cause of the following "
+        "exception:\n\nTraceback (most recent call last):\n"
+        '  File "b.py", line 2, in h\n    raise ValueError(msg)\n'
+        "ValueError: bad input.\nFix: pass --sizes 100.\n"
+    )
+    assert failure_reason(chained) == "ValueError: bad input.\nFix: pass --sizes 100."
+    crash = (
+        "worker process exited with status 1 without a record; log x.log:\n=== attempt 1\n"
+        'Traceback (most recent call last):\n  File "w.py", line 3, in <module>\n'
+        "    import foo\nModuleNotFoundError: No module named 'foo'"
+    )
+    assert failure_reason(crash) == (
+        "worker process exited with status 1 without a record; log x.log:\n"
+        "ModuleNotFoundError: No module named 'foo'"
+    )
+    assert failure_reason("killed after the time limit of 1 min") == (
+        "killed after the time limit of 1 min"
+    )
+    assert failure_reason(None) == "(no error recorded)"

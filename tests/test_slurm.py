@@ -329,7 +329,7 @@ def test_a_raising_task_is_recorded_failed_with_log_and_the_others_finish(cluste
     out = tmp_path / "out"
     result = run_cli(*slurm_run(out, "--methods", "probe", "--seeds", "0,1",
                                 "--set", "probe.mode=ok,raise"))  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # a failed task makes the run exit 1
     assert "finished: 2 failed, 2 ok" in result.stdout
     records = Store(out).records()
     assert len({r["attempt_id"] for r in records}) == 4

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+
 import pytest
 
 from benchmark.cli import main
 from benchmark.store import Store
-from benchmark.tables import build_blocks, paper_values, render
+from benchmark.tables import build_blocks, latex_text, paper_values, render
 
 KINDS = {"ssc": "paper", "dscn-l1": "paper", "kmeans": "reference", "lrsc-l2": "paper"}
 NAMES = {"ssc": "SSC", "dscn-l1": "DSCN-L1", "kmeans": "k-means", "lrsc-l2": "LRSC-L2"}
@@ -121,7 +125,98 @@ def test_table_command_renders_and_saves(tmp_path, fmt, capsys):
         store.write_record(record("ssc", "bbc", 2225, seed, 0.8 + seed / 100))
     assert main(["table", "--out", str(tmp_path), "--format", fmt]) == 0
     text = capsys.readouterr().out
-    assert "0.410" in text and "0.805 ± 0.007" in text
+    plus_minus = r"$\pm$" if fmt == "latex" else "±"
+    assert "0.410" in text and f"0.805 {plus_minus} 0.007" in text
     target = tmp_path / f"t1.{fmt}"
     assert main(["table", "--out", str(tmp_path), "--format", fmt, "--save", str(target)]) == 0
     assert "0.410" in target.read_text()
+
+
+def test_datasets_and_sizes_outside_the_paper_get_their_own_table1_blocks():
+    records = [
+        record("ssc", "mydata", 300, 0, 0.7),
+        record("kmeans", "mydata", 300, 0, 0.6),
+        record("ssc", "synthetic", 300, 0, 0.9),
+        record("ssc", "fashion-mnist", 2000, 0, 0.5),  # a size no paper table has
+        record("ssc", "fashion-mnist", 1000, 0, 0.5),  # Table 2's
+    ]
+    blocks = build_blocks(records, 1, KINDS, NAMES)
+    extra = [(b.dataset, b.n_points) for b in blocks if not b.in_paper]
+    assert extra == [("fashion-mnist", 2000), ("mydata", 300), ("synthetic", 300)]
+    mine = block(blocks, "mydata", 300)
+    rows = mine.rows.set_index("row")
+    assert rows.loc["SSC", "acc"] == "0.700 ± 0.000 (n=1)" and rows.loc["SSC", "acc_paper"] == "—"
+    assert rows.loc["LRSC-L2", "acc"] == "missing"  # the paper's methods are all listed
+    assert rows.loc["k-means", "section"] == "reference"  # reference rows included
+    assert "mydata, n = 300 (not in the paper's tables)" in render(blocks, "md")
+    assert all(b.in_paper for b in build_blocks(records, 2, KINDS, NAMES))
+
+
+def test_table_says_which_table_shows_the_records_it_hides(tmp_path, capsys):
+    store = Store(tmp_path)
+    store.write_record(record("ssc", "fashion-mnist", 1000, 0, 0.5))
+    store.write_record(record("ssc", "mydata", 300, 0, 0.5))
+    assert main(["table", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "Table 1 does not show the records of fashion-mnist at n = 1,000; --table 2 does" in err
+    assert "mydata" not in err  # Table 1 has a block for it
+    assert main(["table", "--out", str(tmp_path), "--table", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "records of mydata at n = 300; --table 1 does" in err
+    assert "fashion-mnist" not in err
+
+
+def latex_of_every_symbol() -> str:
+    """Table 1 in LaTeX with ±, Δ, —, †, underscores, a reference separator and odd names."""
+    records = [
+        record("ssc", "bbc", 2225, 0, 0.8, params={"max_iter": 5}, tuning="oracle"),
+        record("ssc", "bbc", 2225, 1, 0.9, params={"max_iter": 9}, tuning="transfer:a_b"),
+        record("kmeans", "bbc", 2225, 0, 0.5, status="failed"),
+        record("odd", "my_data", 300, 0, 0.5),
+    ]
+    names = {**NAMES, "odd": "Odd & 50% #1 {x} ~ ^ \\ <é>"}
+    return render(build_blocks(records, 1, {**KINDS, "odd": "paper"}, names), "latex")
+
+
+def test_latex_has_no_raw_special_or_non_ascii_character():
+    text = latex_of_every_symbol()
+    assert text.isascii()
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("%"))
+    cells = re.sub(r"\$\\(pm|Delta)\$", "", body).replace(" & ", " ")  # math, column breaks
+    assert not re.search(r"(?<!\\)[_&%#$^~<>]", cells)  # every other special is escaped
+    assert r"Odd \& 50\% \#1 \{x\} \textasciitilde{} \textasciicircum{}" in text
+    for expected in (r"$\pm$", r"paper ($\Delta$)", "---", r"\dag{}", r"max\_iter", r"my\_data"):
+        assert expected in text
+    assert latex_text("Odd & 50% {é} ~") == r"Odd \& 50\% \{e\} \textasciitilde{}"
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_latex_compiles_with_pdflatex(tmp_path):
+    document = (
+        "\\documentclass{article}\\usepackage{booktabs}\\usepackage[margin=1cm,"
+        "landscape]{geometry}\\begin{document}\n" + latex_of_every_symbol() + "\\end{document}\n"
+    )
+    (tmp_path / "t.tex").write_text(document)
+    result = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (tmp_path / "t.pdf").stat().st_size > 0
+
+
+def test_rows_measured_on_a_loaded_machine_say_so():
+    quiet = {"start": 0.5, "end": 1.0, "max": 1.0, "cpus": 2}
+    busy = {"start": 1.0, "end": 1.5, "max": 3.5, "cpus": 2}  # above 2 CPUs mid-run
+    records = [
+        {**record("ssc", "bbc", 2225, 0, 0.8), "machine_load": quiet},
+        {**record("ssc", "bbc", 2225, 1, 0.8), "machine_load": busy},
+        {**record("kmeans", "bbc", 2225, 0, 0.5), "machine_load": quiet},
+        record("dscn-l1", "bbc", 2225, 0, 0.5),  # an older record without the field
+    ]
+    blocks = build_blocks(records, 1, KINDS, NAMES)
+    rows = block(blocks, "bbc").rows.set_index("row")
+    assert rows.loc["SSC", "notes"] == "tuning: unknown; times on a loaded machine (1 of 2 runs)"
+    assert "loaded" not in rows.loc["k-means", "notes"]
+    assert "loaded" not in rows.loc["DSCN-L1", "notes"]
+    assert "'times on a loaded machine': runs whose machine" in render(blocks, "md")

@@ -13,9 +13,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.preprocessing import normalize as normalize_rows
 
 from benchmark.plugins import Param
 
@@ -48,6 +45,12 @@ def text_features(
     ``settings`` holds ``n_components`` and every key of :data:`TEXT_FEATURE_PARAMS`.
     TF-IDF and the SVD are fit on ``target_texts`` only; ``other_texts`` are transformed.
     """
+    # imported here: scikit-learn takes seconds to import, and every CLI command imports
+    # this module (through benchmark.data) while only text datasets need it
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import normalize as normalize_rows
+
     missing = (set(TEXT_FEATURE_PARAMS) | {"n_components"}) - set(settings)
     if missing:
         raise ValueError(f"text feature settings lack {sorted(missing)}")
