@@ -25,5 +25,6 @@ def test_reference_methods_are_declared_as_such(registry):
     for method_id in ("kmeans", "spectral"):
         info = registry.method(method_id)
         assert info.kind == "reference"
-        assert info.params_for("bbc")["l2_normalize"].value is True
-        assert info.params_for("fashion-mnist")["l2_normalize"].value is False
+        for text in ("bbc", "20newsgroups", "a-users-corpus"):  # by kind of features
+            assert info.params_for(text, "text")["l2_normalize"].value is True
+        assert info.params_for("fashion-mnist", "images")["l2_normalize"].value is False
