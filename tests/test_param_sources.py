@@ -84,3 +84,14 @@ def test_records_state_their_tuning_and_an_unreadable_source_does_not_crash(regi
     old_style = type(task)(**{**task.to_dict(), "param_sources": {"lam": "our search: λ"}})
     record = base_record(old_style, "attempt")
     assert record["tuning"] == "unknown" and "our search" in record["tuning_error"]
+
+
+def test_no_default_setting_is_oracle():
+    """PROTOCOL.md: a label-tuned value may only be a marked variant, never a default."""
+    targets = sorted(i for i, d in BUILT_IN.datasets.items() if d.kind == "target")
+    for method_id in sorted(BUILT_IN.methods):
+        method = BUILT_IN.method(method_id)
+        for dataset_id in targets:
+            features = BUILT_IN.dataset(dataset_id).features
+            sources = {n: p.source for n, p in method.params_for(dataset_id, features).items()}
+            assert tuning_level(tuning_of(sources)) != "oracle", (method_id, dataset_id)
