@@ -18,9 +18,7 @@ from benchmark.deep import (
 from benchmark.metrics import clustering_accuracy
 from benchmark.plugins import source_kind
 from benchmark.registry import load_module
-from benchmark.synthetic import union_of_subspaces
-
-from .test_deep_core import KilledAfterSaves
+from tests.deep_fixtures import KilledAfterSaves, small_model
 
 
 @pytest.fixture(scope="module")
@@ -29,41 +27,9 @@ def dasc():
     return load_module(Path(__file__).parents[1] / "methods" / "dasc.py")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "private_data_home")
 
-
-@pytest.fixture(autouse=True)
-def private_data_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("SUBSPACE_BENCH_DATA", str(tmp_path / "data-home"))
-
-
-@pytest.fixture(scope="module")
-def nonlinear_union() -> tuple[np.ndarray, np.ndarray]:
-    """4 subspaces of dimension 3 in R^20, pushed through tanh(3·XW) into R^30."""
-    X, y = union_of_subspaces(4, 3, 20, 40, noise=0.05, seed=0)
-    W = np.random.default_rng(1).standard_normal((20, 30)) / np.sqrt(20)
-    return np.tanh(3 * X @ W).astype(np.float32), y
-
-
-BASE = dict(
-    n_clusters=4,
-    random_state=0,
-    regularizer="l1",
-    lambda1=1.0,
-    lambda2=1.0,
-    dense_hidden=(32,),
-    output_activation="linear",
-    pretrain_epochs=50,
-    pretrain_batch_size=32,
-    finetune_epochs=60,
-    finetune_lr=1e-2,
-    use_cache=False,
-)
+BASE = {**small_model().get_params(), "finetune_epochs": 60}
 ADVERSARIAL = dict(
     adversarial_start=30,
     subspace_rank=3,

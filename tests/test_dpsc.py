@@ -13,46 +13,18 @@ from benchmark.deep import Batch, DeepSelfExpressiveClustering
 from benchmark.deep.network_defaults import deep_memory_mb
 from benchmark.metrics import clustering_accuracy
 from benchmark.registry import load_module
-from benchmark.synthetic import union_of_subspaces
+from tests.deep_fixtures import small_model
 
 DPSC = load_module(Path(__file__).resolve().parents[1] / "methods" / "dpsc.py")
 SOURCE_PREFIXES = ("paper:", "reference code:", "transfer:", "label-free:", "oracle:", "choice:")
-N_CLUSTERS = 4
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def nonlinear_union() -> tuple[np.ndarray, np.ndarray]:
-    """4 subspaces of dimension 3 in R^20, pushed through tanh(3·XW) into R^30."""
-    X, y = union_of_subspaces(N_CLUSTERS, 3, 20, 40, noise=0.05, seed=0)
-    W = np.random.default_rng(1).standard_normal((20, 30)) / np.sqrt(20)
-    return np.tanh(3 * X @ W).astype(np.float32), y
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def settings(**overrides) -> dict:
-    base = dict(
-        n_clusters=N_CLUSTERS,
-        random_state=0,
-        regularizer="l1",
-        lambda1=1.0,
-        lambda2=1.0,
-        dense_hidden=(32,),
-        output_activation="linear",
-        pretrain_epochs=50,
-        pretrain_batch_size=32,
-        finetune_epochs=100,
-        finetune_lr=1e-2,
-        use_cache=False,
-    )
-    base.update(overrides)
-    return base
+    """The deep core tests' small network (tests/deep_fixtures.py) with ``overrides``."""
+    return {**small_model().get_params(), **overrides}
 
 
 def loop_input_similarities(X: np.ndarray, perplexity: float) -> np.ndarray:

@@ -22,18 +22,7 @@ from benchmark.deep.teacher import (
     train_teacher,
 )
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def private_data_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("SUBSPACE_BENCH_DATA", str(tmp_path / "data-home"))
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "private_data_home")
 
 
 def blobs(n_per_class: int, n_classes: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
