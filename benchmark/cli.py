@@ -21,7 +21,8 @@ from benchmark.store import Store
 from benchmark.tasks import GridError, Task, expand_grid, parse_overrides
 from benchmark.verify import DEFAULT_TOLERANCE, select_records, verify
 
-DEFAULT_OUT = "results"
+DEFAULT_OUT = "runs"
+"""Where a user's own runs go; the committed campaigns live in ``results/`` (``--out results``)."""
 EXIT_TASKS_FAILED = 1
 EXIT_USAGE = 2
 STATUS_DETAIL_CHARS = 100
@@ -76,7 +77,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _out(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default=DEFAULT_OUT, help="results folder (default: results/)")
+    parser.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        help="output folder (default: runs/, your own runs; the committed campaigns: results/)",
+    )
 
 
 def _default_budget_gb() -> float:

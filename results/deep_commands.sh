@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# DSCN-L1/L2 (regenerated with the transfer-chosen settings), DPSC and DASC (issue 10):
+# both readouts (plain, DSC-Net post-processing; they share one fit through the
+# coefficient cache), one torch thread per task, two tasks at a time.
+set -euo pipefail
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+python -m benchmark run --methods dscn-l1,dscn-l2,dpsc,dasc --datasets bbc,fashion-mnist,notmnist \
+    --sizes 1000,2225 --seeds 0,1,2 --jobs 2 --out results --timeout-min 60
+# 20 Newsgroups (9,301 posts, full-batch C of 9,301^2). DASC re-clusters every 10
+# adversarial epochs there instead of every epoch (each re-clustering of 9,301 points
+# takes about a minute on this CPU).
+python -m benchmark run --methods dscn-l1,dscn-l2,dpsc --datasets 20newsgroups --seeds 0,1,2 \
+    --jobs 2 --out results --timeout-min 120
+python -m benchmark run --methods dasc --datasets 20newsgroups --seeds 0,1,2 \
+    --set dasc.cluster_every=10 --jobs 1 --out results --timeout-min 120
