@@ -150,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     _out(run)
     run.add_argument("--methods", default="all", help="'all' or comma-separated method ids")
     run.add_argument(
+        "--variants",
+        type=_id_list,
+        help="only these variants, comma-separated ('plain' is a method's default; "
+        "e.g. plain,post; default: every variant of each method)",
+    )
+    run.add_argument(
         "--datasets",
         default="all",
         help="'all' (every target dataset) or comma-separated dataset ids",
@@ -310,6 +316,7 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
         args.sizes,
         args.seeds,
         parse_overrides(args.set),
+        args.variants,
     )
     store = Store(args.out)
     if args.dry_run:

@@ -132,6 +132,29 @@ def _check_known(kind: str, plugin_id: str, given: dict[str, Any], known: dict[s
         )
 
 
+PLAIN_VARIANT = "plain"
+"""How the command line names a method's default variant (the one without a name)."""
+
+
+def _wanted_variants(
+    registry: Registry, methods: Sequence[str], variants: Sequence[str] | None
+) -> set[str] | None:
+    """The variant keys to keep (``""`` for ``plain``), or ``None`` for all of them."""
+    if variants is None:
+        return None
+    known = {PLAIN_VARIANT} | {
+        name for method_id in methods for name in registry.method(method_id).variants if name
+    }
+    unknown = [name for name in variants if name not in known]
+    if unknown:
+        hint = did_you_mean(unknown[0], sorted(known))
+        raise GridError(
+            f"unknown variant {unknown[0]!r} for methods {', '.join(methods)}.{hint} "
+            f"Their variants: {', '.join(sorted(known))}"
+        )
+    return {"" if name == PLAIN_VARIANT else name for name in variants}
+
+
 def _sizes_for(registry: Registry, dataset_id: str, sizes: Sequence[int] | None) -> list[int]:
     info = registry.dataset(dataset_id)
     if not sizes:
@@ -149,8 +172,13 @@ def expand_grid(
     sizes: Sequence[int] | None,
     seeds: Sequence[int],
     overrides: dict[str, dict[str, list[Any]]] | None = None,
+    variants: Sequence[str] | None = None,
 ) -> list[Task]:
     """Every task of methods × datasets × sizes × seeds × variants × ``--set`` values.
+
+    ``variants`` keeps only the named variants (``plain`` is a method's default, the
+    variant without a name); a method without any of them is left out, and a name that
+    no requested method has is a :class:`GridError` listing the names there are.
 
     A dataset skips requested sizes it does not support (BBC has one size) as long as
     it supports at least one of them; otherwise :class:`GridError` names its sizes.
@@ -158,6 +186,7 @@ def expand_grid(
     (:func:`benchmark.meta.resolve_meta_source`).
     """
     overrides = overrides or {}
+    wanted = _wanted_variants(registry, methods, variants)
     for plugin_id in overrides:
         if plugin_id not in registry.methods and plugin_id not in registry.datasets:
             hint = did_you_mean(plugin_id, [*registry.methods, *registry.datasets])
@@ -187,6 +216,8 @@ def expand_grid(
             for name in method_grid:
                 sources[name] = "command line (--set)"
             for variant, variant_params in method.variants.items():
+                if wanted is not None and variant not in wanted:
+                    continue
                 _check_known("method", method_id, dict(variant_params), base)
                 for method_choice, data_choice, n_points, seed in itertools.product(
                     _grid(method_grid), _grid(data_grid), dataset_sizes, seeds

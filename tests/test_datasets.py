@@ -161,6 +161,19 @@ def test_all_20_groups_as_meta_data_in_the_bbc_space_only(mirror, datasets):
         load_default(meta_info, 500, seed=0, feature_space="bbc", groups="some")
 
 
+def test_halves_of_the_meta_groups_are_disjoint_five_class_tuning_sets(mirror, datasets):
+    meta_info = datasets.dataset("20newsgroups-meta")
+    small = {"feature_space": "bbc", "n_components": 16}
+    meta = load_default(meta_info, 9545, seed=0, **small)
+    even = load_default(meta_info, 4959, seed=0, **small, groups="meta-even")
+    odd = load_default(meta_info, 4586, seed=0, **small, groups="meta-odd")
+    assert even.n_clusters == odd.n_clusters == 5 and even.info["pool_size"] == 4959
+    assert even.info["meta_categories"] == meta.info["meta_categories"][0::2]
+    assert odd.info["meta_categories"] == meta.info["meta_categories"][1::2]
+    assert not set(map(bytes, even.X)) & set(map(bytes, odd.X))
+    assert set(map(bytes, even.X)) | set(map(bytes, odd.X)) == set(map(bytes, meta.X))
+
+
 def test_meta_image_substitutes(mirror, datasets):
     mnist = load_default(datasets.dataset("mnist"), 10000, seed=0, pool="test")
     assert np.bincount(mnist.y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

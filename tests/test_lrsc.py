@@ -233,6 +233,14 @@ def test_meta_sources_follow_the_paper():
     assert lrsc_meta_sources("synthetic", {"ambient_dim": 30}) == []
 
 
+def test_a_text_tuning_half_learns_from_the_other_half():
+    tuning = {"feature_space": "bbc", "groups": "meta-even", "n_components": None}
+    (source,) = lrsc_meta_sources("20newsgroups-meta", tuning)
+    assert source == MetaSource("20newsgroups-meta", {**tuning, "groups": "meta-odd"},
+                                n_points=4000)  # fmt: skip
+    assert lrsc_meta_sources("20newsgroups-meta", {**tuning, "groups": "meta"}) == []
+
+
 def test_meta_data_reaches_lrsc_through_the_runner(tmp_path):
     registry = Registry([PLUGINS])
     blobs = dataclasses.replace(  # a tiny meta source in the synthetic target's dimension

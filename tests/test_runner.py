@@ -16,7 +16,7 @@ import pytest
 from benchmark.cli import main
 from benchmark.runner import failure_reason
 from benchmark.store import Store
-from benchmark.tasks import expand_grid, parse_overrides
+from benchmark.tasks import GridError, expand_grid, parse_overrides
 
 from .conftest import FIXTURE_PLUGINS
 
@@ -270,3 +270,17 @@ def test_failure_reason_keeps_the_final_exception_whole():
         "killed after the time limit of 1 min"
     )
     assert failure_reason(None) == "(no error recorded)"
+
+
+def test_variants_keep_only_the_named_ones_and_unknown_names_are_listed(registry):
+    def variants(names):
+        tasks = expand_grid(registry, ["lrsc-l2", "kmeans"], ["synthetic"], [100], [0],
+                            variants=names)  # fmt: skip
+        return sorted((t.method, t.variant) for t in tasks)
+
+    every = variants(None)
+    assert ("lrsc-l2", "ablation-none") in every and ("lrsc-l2", "post") in every
+    assert variants(["plain"]) == [("kmeans", ""), ("lrsc-l2", "")]
+    assert variants(["post"]) == [("lrsc-l2", "post")]
+    with pytest.raises(GridError, match="unknown variant 'pots'.*Did you mean 'post'"):
+        variants(["pots"])

@@ -548,6 +548,11 @@ NEWSGROUPS_POSTS = 18846
 """All of 20 Newsgroups ("a collection of 18,846 messages", the paper's Dataset section)."""
 IMAGE_META_SUBSTITUTES = ("mnist", "omniglot")
 """Meta data for images when miniImageNet cannot be had here, in order of preference."""
+TUNING_META_POSTS = 4000
+"""Meta posts of a text tuning task (:func:`lrsc_meta_sources`): each half of the meta
+groups has more than 4,500 posts."""
+META_HALVES = {"meta-even": "meta-odd", "meta-odd": "meta-even"}
+"""A text tuning target (a half of 20 Newsgroups' meta groups) and its meta data."""
 META_ALLOWANCE_POINTS = 70000
 """Meta data held in memory, in samples (MNIST's 70,000 is the largest source)."""
 
@@ -558,12 +563,17 @@ def lrsc_meta_sources(dataset_id: str, params: Mapping[str, Any]) -> list[MetaSo
     BBC: all of 20 Newsgroups in BBC's feature space; 20 Newsgroups: its 10 other groups
     in its own space; images: the target's ``meta_source`` (miniImageNet), then MNIST,
     then Omniglot, at the target's image size. A text target's feature settings are
-    copied, so the meta posts live in the target's space.
+    copied, so the meta posts live in the target's space. A tuning target made of half
+    of 20 Newsgroups' meta groups (``groups`` ``meta-even`` / ``meta-odd``) learns from
+    :data:`TUNING_META_POSTS` posts of the other half, so that no target is touched.
     """
+    text = {name: params[name] for name in (*TEXT_FEATURE_PARAMS, "n_components") if name in params}
+    if dataset_id == "20newsgroups-meta" and params.get("groups") in META_HALVES:
+        other = {**params, "groups": META_HALVES[params["groups"]]}
+        return [MetaSource(dataset_id, other, n_points=TUNING_META_POSTS)]
     chosen = params.get("meta_source")
     if chosen is None:
         return []
-    text = {name: params[name] for name in (*TEXT_FEATURE_PARAMS, "n_components") if name in params}
     if chosen == "20newsgroups-meta" and dataset_id == "bbc":
         settings = {**text, "feature_space": "bbc", "groups": "all"}
         return [MetaSource(chosen, settings, n_points=NEWSGROUPS_POSTS)]
