@@ -14,7 +14,9 @@ from typing import Any
 import psutil
 from tabulate import tabulate
 
+from benchmark import cache_cli
 from benchmark.atomic import atomic_write_json
+from benchmark.figures import KINDS
 from benchmark.registry import PluginLoadError, Registry, UnknownPluginError
 from benchmark.runner import NOT_OK, failure_reason, plan
 from benchmark.store import Store
@@ -45,6 +47,16 @@ def _int_list(minimum: int, example: str) -> Callable[[str], list[int]]:
         return values
 
     return parse
+
+
+def _kinds(text: str) -> list[str]:
+    """An argparse type: comma-separated figure kinds of ``plot``."""
+    kinds = [v.strip() for v in text.split(",") if v.strip()]
+    if not kinds or any(kind not in KINDS for kind in kinds):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated figure kinds among {','.join(KINDS)}; got {text!r}"
+        )
+    return kinds
 
 
 def _positive_int(text: str) -> int:
@@ -271,9 +283,54 @@ def build_parser() -> argparse.ArgumentParser:
     _out(tuning)
     tuning.add_argument("--save", help="also write the summary (markdown) to this file")
 
+    report = commands.add_parser(
+        "report",
+        help="write a static HTML report of --out: tables, cost, figures, failures",
+        description="Write one HTML page that opens offline: Tables 1-3 beside the paper's "
+        "numbers with their markers, fit time and peak memory per cell, the figures of "
+        "OUT/figures/ (made by `plot`), the tasks that did not succeed with their reasons, "
+        "and the machines the records come from.",
+    )
+    _common(report)
+    _out(report)
+    report.add_argument("--to", metavar="DIR", help="folder of the report (default: OUT/report/)")
+
+    plot = commands.add_parser(
+        "plot",
+        help="draw figures: the paper's Figures 2-3, accuracy against cost, sensitivity",
+        description="Draw the figures of the records of --out as PNG and SVG: fig2, a t-SNE "
+        "of a deep fit's latent codes coloured by class (the paper's Figure 2); fig3, its "
+        "affinity matrix with the points sorted by class (Figure 3); cost, ACC against fit "
+        "time and peak memory per dataset; sensitivity, ACC against each parameter a grid "
+        "varied (e.g. a tuning folder). fig2 and fig3 read the figure data that a deep fit "
+        "keeps beside its record (OUT/figure-data/), for the lowest seed of each setting "
+        "unless --seeds is given.",
+        epilog="exit status: 0 when every figure asked for was drawn; 1 when some could not "
+        "be (the reasons and the commands that fix them are printed); 2 for bad arguments "
+        "or no records.",
+    )
+    _common(plot)
+    _out(plot)
+    plot.add_argument("--to", metavar="DIR", help="folder of the figures (default: OUT/figures/)")
+    plot.add_argument("--methods", type=_id_list, help="comma-separated method ids (default: all)")
+    plot.add_argument(
+        "--datasets", type=_id_list, help="comma-separated dataset ids (default: all)"
+    )
+    plot.add_argument(
+        "--seeds",
+        type=_int_list(0, "0,1"),
+        help="only these seeds (default: all; fig2/fig3 draw the lowest of each setting)",
+    )
+    plot.add_argument(
+        "--kind",
+        type=_kinds,
+        help=f"comma-separated figures among {','.join(KINDS)} (default: all)",
+    )
+
     fetch = commands.add_parser("fetch", help="download or copy datasets into the data home")
     _common(fetch)
     fetch.add_argument("--datasets", default="all", help="'all' or comma-separated ids")
+    cache_cli.add_parser(commands)
     return parser
 
 
@@ -572,9 +629,69 @@ def cmd_fetch(args: argparse.Namespace, registry: Registry) -> int:
     return 1 if failed else 0
 
 
+def cmd_report(args: argparse.Namespace, registry: Registry) -> int:
+    """``report``: the static HTML page of the records, tables, figures and failures."""
+    from benchmark.report import NoRecordsError, write_report
+
+    kinds = {m.id: m.kind for m in registry.methods.values()}
+    names = {m.id: m.name for m in registry.methods.values()}
+    to = args.to or Path(args.out) / "report"
+    try:
+        page = write_report(args.out, to, kinds, names)
+    except NoRecordsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {page}; open it in a browser (works offline)")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace, registry: Registry) -> int:
+    """``plot``: the figures of the records of --out (matplotlib is imported here only)."""
+    from benchmark.figures.plots import deep_method_ids, make_figures, select_records
+
+    store = Store(args.out)
+    records = store.records()
+    if not records:
+        print(
+            f"error: no records in {store.records_dir}; run tasks first "
+            f"(python -m benchmark run --out {args.out})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    for method_id in args.methods or ():
+        registry.method(method_id)
+    for dataset_id in args.datasets or ():
+        registry.dataset(dataset_id)
+    selected = select_records(records, args.methods, args.datasets, args.seeds)
+    if not selected:
+        print(f"error: no ok record in {store.records_dir} matches the selection", file=sys.stderr)
+        return EXIT_USAGE
+    to = Path(args.to) if args.to else store.root / "figures"
+    outcome = make_figures(
+        selected,
+        store.root,
+        to,
+        kinds=args.kind or KINDS,
+        names={m.id: m.name for m in registry.methods.values()},
+        deep_methods=deep_method_ids(registry, {r["method"] for r in selected}),
+        every_seed=args.seeds is not None,
+        report=lambda png: print(f"wrote {png} (and .svg)", flush=True),
+    )
+    print(f"{len(outcome.written)} figure(s) in {to}")
+    for kind, why in outcome.empty.items():
+        print(f"{'error' if args.kind else 'note'}: no {kind} figure: {why}", file=sys.stderr)
+    for problem in outcome.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    failed = outcome.problems or (args.kind and outcome.empty)
+    return 1 if failed else 0
+
+
 COMMANDS = {
     "run": cmd_run, "table": cmd_table, "list": cmd_list,
     "status": cmd_status, "fetch": cmd_fetch, "verify": cmd_verify, "tuning": cmd_tuning,
+    "plot": cmd_plot,
+    "report": cmd_report,
+    "cache": cache_cli.cmd_cache,
 }  # fmt: skip
 
 

@@ -5,6 +5,10 @@ runs every (method, size) in a fresh child process on 10 random 6-dimensional
 subspaces of R^512 (unit-norm points, noise 0.01) and prints, per run, the wall time
 of the self-expression, affinity and spectral steps, the child's peak resident memory
 and the clustering accuracy, next to the targets at n = 10,000.
+
+``python -m benchmark perf --startup [--repeats 5]`` instead times the commands a user
+waits on before anything runs (``list``, ``--help``), each in fresh processes, against
+:data:`TARGET_STARTUP_SECONDS`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ TARGET_SPECTRAL_SECONDS = 10
 TARGET_MEMORY_MB = 4096
 TARGET_SIZE = 10_000
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+TARGET_STARTUP_SECONDS = 1.0
+STARTUP_COMMANDS = (("list",), ("--help",), ("run", "--help"))
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -48,6 +54,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--timeout", type=float, default=None, help="seconds per run")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument(
+        "--startup", action="store_true", help="time `list` and `--help` instead (fresh processes)"
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="runs per command (--startup)")
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads is not None and args.threads < 1:
@@ -86,7 +96,7 @@ def run_child(method_id: str, n: int, args: argparse.Namespace) -> dict:
         seed=args.seed,
     )
     params = {name: p.value for name, p in info.params_for("synthetic").items()}
-    estimator = info.estimator(n_clusters=args.subspaces, random_state=args.seed, **params)
+    estimator = info.estimator_class(n_clusters=args.subspaces, random_state=args.seed, **params)
     # the steps of SelfExpressiveClustering.fit, timed one by one
     start = time.perf_counter()
     data = estimator._validate_input(X)
@@ -182,9 +192,44 @@ def _table(rows: list[dict]) -> str:
     return tabulate(body, headers=headers)
 
 
+def startup_times(repeats: int) -> list[dict]:
+    """Wall time of each of :data:`STARTUP_COMMANDS` in ``repeats`` fresh processes."""
+    rows = []
+    for command in STARTUP_COMMANDS:
+        times = []
+        for _ in range(max(1, repeats)):
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "benchmark", *command], capture_output=True, check=True
+            )
+            times.append(time.perf_counter() - started)
+        rows.append({"command": " ".join(command), "min_s": min(times), "max_s": max(times)})
+    return rows
+
+
+def _startup_table(rows: list[dict]) -> str:
+    body = [
+        [
+            f"python -m benchmark {row['command']}",
+            f"{row['min_s']:.2f}",
+            f"{row['max_s']:.2f}",
+            "ok" if row["min_s"] <= TARGET_STARTUP_SECONDS else f"> {TARGET_STARTUP_SECONDS:g} s",
+        ]
+        for row in rows
+    ]
+    return tabulate(body, headers=["command", "min s", "max s", "target"])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (or, with ``--child``, one measurement) and print the table."""
     args = _parse_args(argv)
+    if args.startup:
+        rows = startup_times(args.repeats)
+        print(f"cores: {os.cpu_count()}; load average: {os.getloadavg()[0]:.1f}")
+        print(_startup_table(rows))
+        if args.json is not None:
+            args.json.write_text(json.dumps(rows, indent=2))
+        return 0
     if args.child:
         method_id, n = args.child[0], int(args.child[1])
         print(json.dumps(run_child(method_id, n, args)))

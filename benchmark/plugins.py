@@ -8,9 +8,11 @@ Plugins import only public names of the engine (this module, ``benchmark.spectra
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -167,6 +169,44 @@ class DivergenceError(ArithmeticError):
     """Raised by a method whose optimisation diverged; the task is recorded ``diverged``."""
 
 
+class EstimatorImportError(ImportError):
+    """A method's ``"module:Class"`` or ``"file.py:Class"`` estimator that cannot be imported."""
+
+
+def resolve_estimator(reference: type | str, plugin_file: str | None = None) -> type:
+    """The class a :attr:`MethodInfo.estimator` names: the class itself, or
+    ``"package.module:Class"`` imported, or ``"file.py:Class"`` loaded from that file
+    (relative paths: from the folder of ``plugin_file``)."""
+    if isinstance(reference, type):
+        return reference
+    where, _, class_name = str(reference).rpartition(":")
+    if not where or not class_name:
+        raise EstimatorImportError(
+            f"estimator {reference!r} is neither a class nor 'package.module:Class' nor "
+            "'file.py:Class'; name the class after a colon"
+        )
+    if where.endswith(".py"):
+        from benchmark.registry import load_module  # the registry imports this module
+
+        path = Path(where)
+        if not path.is_absolute():
+            if plugin_file is None:
+                raise EstimatorImportError(
+                    f"estimator {reference!r} is relative to its plugin file, which is unknown "
+                    "here; load the plugin through benchmark.registry (Registry or load_plugin)"
+                )
+            path = Path(plugin_file).parent / path
+        module = load_module(path)
+    else:
+        module = importlib.import_module(where)
+    found = getattr(module, class_name, None)
+    if not isinstance(found, type):
+        raise EstimatorImportError(
+            f"estimator {reference!r}: {where} defines no class {class_name!r}"
+        )
+    return found
+
+
 @dataclass(frozen=True)
 class MethodInfo:
     """Declaration of a clustering method plugin.
@@ -176,6 +216,10 @@ class MethodInfo:
     ``labels_``. It may set ``n_iter_``, ``converged_`` and ``objective_``, which are
     recorded. If its ``__init__`` accepts ``checkpoint``, the runner passes a
     :class:`benchmark.checkpoint.Checkpoint` (not part of the task's identity).
+    Instead of the class, ``estimator`` may say where it is, ``"package.module:Class"``
+    or ``"file.py:Class"`` (a path relative to the plugin file's folder): it is then
+    imported only when a task runs (:attr:`estimator_class`), so that listing and
+    planning never import what the class needs (PyTorch and scikit-learn take seconds).
 
     ``defaults`` maps ``"*"`` (every dataset) and dataset ids to parameter
     settings; dataset entries override ``"*"``. ``variants`` maps a variant name to
@@ -191,7 +235,7 @@ class MethodInfo:
 
     id: str
     name: str
-    estimator: type
+    estimator: type | str
     defaults: Mapping[str, Mapping[str, Param]]
     memory_mb: Callable[[int, int], float]
     kind: Literal["paper", "reference"] = "paper"
@@ -199,6 +243,14 @@ class MethodInfo:
     variants: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {"": {}})
     description: str = ""
     meta: Callable[[str, Mapping[str, Any]], Sequence[MetaSource]] | None = None
+    plugin_file: str | None = field(default=None, compare=False, repr=False)
+    """The file that declared the method (the registry sets it): ``"file.py:Class"``
+    estimators are found from its folder."""
+
+    @property
+    def estimator_class(self) -> type:
+        """The estimator class, imported now if :attr:`estimator` names where it is."""
+        return resolve_estimator(self.estimator, self.plugin_file)
 
     def params_for(self, dataset_id: str, features: str | None = None) -> dict[str, Param]:
         """Default parameters for ``dataset_id``: the ``"*"`` entries, then those of the

@@ -5,6 +5,9 @@ the Hugging Face library in users' environments): each ``*.py`` file in ``method
 ``datasets/`` and any extra plugin folder is imported from its path under
 ``_subspace_bench_plugins.*`` and scanned for :class:`MethodInfo` and
 :class:`DatasetInfo` objects. A worker process re-loads one plugin from (path, id).
+Files whose name starts with ``_`` and sub-folders (``methods/estimators/``) are not
+scanned: they hold what a declaration names but does not import (a method's estimator,
+see :attr:`MethodInfo.estimator`), so that reading every declaration stays cheap.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
@@ -79,6 +82,10 @@ def load_module(path: str | Path) -> ModuleType:
     except Exception as exc:
         del sys.modules[name]
         raise PluginLoadError(f"plugin file {path} failed to import: {exc!r}") from exc
+    for attribute, value in list(vars(module).items()):
+        if isinstance(value, MethodInfo) and value.plugin_file is None:
+            # the file that declared the method: "file.py:Class" estimators are found from it
+            setattr(module, attribute, replace(value, plugin_file=str(path)))
     return module
 
 

@@ -8,7 +8,9 @@ and our difference in the next column. Missing cells are shown as such, never dr
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -378,12 +380,68 @@ def _legend() -> str:
     )
 
 
+NOT_OK_NOTE = re.compile(r"\b\d+ (failed|timeout|diverged)\b")
+"""A row note that counts runs that did not succeed (see ``_status_note``)."""
+
+
+def _element(tag: str, inner_html: str, classes: list[str]) -> str:
+    attribute = f' class="{" ".join(classes)}"' if classes else ""
+    return f"<{tag}{attribute}>{inner_html}</{tag}>"
+
+
+def _cell_classes(text: str, paper_column: bool) -> list[str]:
+    """CSS classes of a metric cell: ``paper`` (the paper's column), ``missing`` (no
+    finished run), ``no-paper`` (the paper has no value), ``oracle`` (oracle-tuned)."""
+    classes = ["paper"] if paper_column else []
+    if text == MISSING:
+        classes.append("missing")
+    elif text == "—":
+        classes.append("no-paper")
+    if ORACLE_MARK in text:
+        classes.append("oracle")
+    return classes
+
+
+def html_block(block: Block) -> str:
+    """One block as an HTML ``<table>`` (all text escaped), with the same rows and cells
+    as the other formats; a row whose runs did not all succeed has class ``not-ok``, one
+    timed on a loaded machine class ``loaded``, the reference separator ``separator``."""
+    headers = _headers()
+    paper_column = [header.startswith("paper") for header in headers]
+    head = "".join(
+        _element("th", html.escape(header), ["paper"] if paper else [])
+        for header, paper in zip(headers, paper_column, strict=True)
+    )
+    body = []
+    for row in _table_rows(block):
+        if not any(row[1:]):
+            cell = f'<td colspan="{len(headers)}">{html.escape(row[0])}</td>'
+            body.append(_element("tr", cell, ["separator"]))
+            continue
+        notes = row[-1]
+        classes = ["not-ok"] if NOT_OK_NOTE.search(notes) else []
+        classes += ["loaded"] if LOADED_NOTE in notes else []
+        cells = _element("th", html.escape(row[0]), []) + "".join(
+            _element("td", html.escape(text), _cell_classes(text, paper))
+            for text, paper in zip(row[1:], paper_column[1:], strict=True)
+        )
+        body.append(_element("tr", cells, classes))
+    rows = "\n".join(body)
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}\n</tbody>\n</table>"
+
+
 def render(blocks: list[Block], fmt: str = "md") -> str:
     """Blocks as Markdown (tabulate), LaTeX (a fragment for pdflatex; needs
-    ``\\usepackage{booktabs}``) or CSV text."""
+    ``\\usepackage{booktabs}``), CSV text or HTML (a fragment: headings, tables, legend)."""
     if not blocks:
         return "(no blocks)"
     table = blocks[0].table
+    if fmt == "html":
+        parts = [f"<h2>{html.escape(TABLE_TITLES[table])}</h2>"]
+        for block in blocks:
+            parts += [f"<h3>{html.escape(block.title)}</h3>", html_block(block)]
+        parts += [f"<p>{html.escape(p)}</p>" for p in _legend().split("\n\n")]
+        return "\n".join(parts) + "\n"
     if fmt == "csv":
         frames = []
         for block in blocks:
@@ -400,7 +458,7 @@ def render(blocks: list[Block], fmt: str = "md") -> str:
         ]
         return "\n\n".join(parts) + "\n"
     if fmt != "md":
-        raise ValueError(f"unknown format {fmt!r}; use md, latex or csv")
+        raise ValueError(f"unknown format {fmt!r}; use md, latex, csv or html")
     parts = [f"# {TABLE_TITLES[table]}"]
     for block in blocks:
         parts += [

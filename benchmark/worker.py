@@ -3,7 +3,8 @@
 Every executor ends up here: the local executor in a fresh child process
 (``python -m benchmark.worker``), the SLURM executor inside an array job, the debug
 executor in-process. The trip: re-load both plugins from their paths, load the data,
-check the memory estimate, fit, score, write the record.
+check the memory estimate, fit, score, keep a deep fit's figure data
+(:mod:`benchmark.figures.data`), write the record.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 import threadpoolctl
 
+from benchmark.data.home import MAKER_ENV
 from benchmark.meta import load_meta_data
 from benchmark.plugins import DivergenceError, MethodInfo, SourceError, tuning_of
 from benchmark.provenance import provenance
@@ -173,7 +175,8 @@ def _build_estimator(
     store: Store,
     meta_data: tuple[np.ndarray, np.ndarray] | None = None,
 ):
-    estimator_args = init_parameters(method.estimator)
+    estimator_class = method.estimator_class
+    estimator_args = init_parameters(estimator_class)
     runtime: dict[str, Any] = {}
     if "checkpoint" in estimator_args:
         from benchmark.checkpoint import Checkpoint
@@ -186,7 +189,7 @@ def _build_estimator(
                 f"takes no meta_data argument; add one or drop MethodInfo.meta"
             )
         runtime["meta_data"] = meta_data
-    return method.estimator(n_clusters=n_clusters, random_state=task.seed, **task.params, **runtime)
+    return estimator_class(n_clusters=n_clusters, random_state=task.seed, **task.params, **runtime)
 
 
 def _json_safe(value: Any) -> Any:
@@ -232,10 +235,12 @@ def run_task(
 
     Never raises for a failure of the method or the data: the failure is the record.
     """
+    from benchmark.figures.data import figure_data, figure_data_path, save_figure_data
     from benchmark.metrics import score  # scikit-learn: imported by the task, not the CLI
 
     store = Store(out_dir)
     attempt_id = attempt_id or uuid.uuid4().hex
+    os.environ[MAKER_ENV] = task.label  # cache entries made now record which task made them
     record = base_record(task, attempt_id, str(store.log_path(task.task_id)))
     record["started_at"] = _now()
     start = time.perf_counter()
@@ -278,6 +283,9 @@ def run_task(
                 record["error"] = "non-finite coefficients or objective"
             else:
                 record["metrics"] = score(bundle.y, labels)
+                kept = figure_data(estimator, bundle.y, task.seed)  # deep methods: Figures 2-3
+                if kept is not None:
+                    save_figure_data(figure_data_path(out_dir, task.task_id), kept)
                 record["status"] = "ok"
         except (DivergenceError, FloatingPointError):
             record["status"] = "diverged"

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from benchmark.data import (
     INTERPOLATION,
@@ -107,6 +106,8 @@ def read_pickle_split(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
 
 
 def _decode(path: Path) -> np.ndarray:
+    from PIL import Image  # here: declarations are read without Pillow
+
     with Image.open(io.BytesIO(path.read_bytes())) as image:
         image = image.convert("RGB")
         if image.size != (RESOLUTION, RESOLUTION):

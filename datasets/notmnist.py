@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from benchmark.data import (
     INTERPOLATION,
@@ -100,6 +99,8 @@ def _png_entries(root: Path) -> Iterator[tuple[str, str, bytes]]:
 def read_png_pool(root: str | os.PathLike) -> dict[str, np.ndarray]:
     """Images (N, 28, 28) uint8, labels 0..9 for A..J, and the ``skipped`` (unreadable)
     files of a notMNIST_small folder or archive, sorted by (letter, file name)."""
+    from PIL import Image, UnidentifiedImageError  # here: declarations are read without Pillow
+
     root = Path(root)
     decoded: list[tuple[str, str, np.ndarray]] = []
     skipped: list[str] = []

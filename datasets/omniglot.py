@@ -18,7 +18,6 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from benchmark.data import (
     INTERPOLATION,
@@ -61,6 +60,8 @@ _FIX = "Delete it and run `python -m benchmark fetch --datasets omniglot`."
 def read_archive(path: Path) -> dict[tuple[str, str, str], np.ndarray]:
     """{(alphabet, character, file name): ink image uint8 105×105} of one background zip;
     the numbers of drawings and characters are checked against the official archive's."""
+    from PIL import Image  # here: declarations are read without Pillow
+
     drawings: dict[tuple[str, str, str], np.ndarray] = {}
     try:
         with zipfile.ZipFile(path) as archive:

@@ -28,12 +28,12 @@ def _estimator(registry, method_id: str, **overrides):
     info = registry.method(method_id)
     params = {name: p.value for name, p in info.params_for("synthetic").items()}
     params.update({"n_clusters": 5, "random_state": 0, **overrides})
-    return info.estimator(**params)
+    return info.estimator_class(**params)
 
 
 def _module(registry, method_id: str):
-    """The plugin module (loaded by path), for its solver functions."""
-    return inspect.getmodule(registry.method(method_id).estimator)
+    """The estimator's module (loaded by path), for its solver functions."""
+    return inspect.getmodule(registry.method(method_id).estimator_class)
 
 
 def _dense(coef) -> np.ndarray:
@@ -262,4 +262,4 @@ def test_declaration(registry, method_id):
         params = info.params_for(dataset_id)
         assert params and all(p.source for p in params.values()), "every value needs a source"
     assert 0 < info.memory_mb(1000, 512) < info.memory_mb(10_000, 512) <= 4096
-    assert CITATIONS[method_id] in info.estimator.__doc__
+    assert CITATIONS[method_id] in info.estimator_class.__doc__

@@ -11,7 +11,8 @@ from benchmark.checkpoint import Checkpoint
 from benchmark.metrics import clustering_accuracy
 from benchmark.registry import PROJECT_ROOT, load_module
 
-clustergan = load_module(PROJECT_ROOT / "methods" / "clustergan.py")
+clustergan = load_module(PROJECT_ROOT / "methods" / "estimators" / "clustergan.py")
+declaration = load_module(PROJECT_ROOT / "methods" / "clustergan.py")
 
 SMALL = {
     "noise_dim": 2,
@@ -35,7 +36,7 @@ def gaussian_mixture(n_per_cluster: int = 50, k: int = 3, seed: int = 0):
 
 def test_declaration(registry):
     info = registry.method("clustergan")
-    assert info.estimator.__name__ == "ClusterGAN" and info.view == "auto"
+    assert info.estimator_class is clustergan.ClusterGAN and info.view == "auto"
     assert dict(info.variants) == {"": {"readout": "kmeans"}, "argmax": {"readout": "argmax"}}
     for dataset_id in ("bbc", "20newsgroups", "fashion-mnist", "notmnist"):
         params = info.params_for(dataset_id)
@@ -43,16 +44,38 @@ def test_declaration(registry):
         assert "CPU budget" in params["n_iterations"].source
         text = dataset_id in ("bbc", "20newsgroups")
         assert params["output_activation"].value == ("linear" if text else "sigmoid")
-        info.estimator(n_clusters=5, random_state=0, **{k: p.value for k, p in params.items()})
+        info.estimator_class(
+            n_clusters=5, random_state=0, **{k: p.value for k, p in params.items()}
+        )
 
 
 def test_memory_estimate_covers_weights_gradients_and_adam_moments():
     networks = clustergan.build_networks((1, 32, 32), 40, (64, 128), 1024, (256, 256), "sigmoid")
     weights_mb = sum(p.numel() for net in networks for p in net.parameters()) * 4 / 2**20
-    assert clustergan.clustergan_memory_mb(1000, 1024) > 4 * weights_mb
-    assert clustergan.clustergan_memory_mb(10_000, 1024) > clustergan.clustergan_memory_mb(
+    assert declaration.clustergan_memory_mb(1000, 1024) > 4 * weights_mb
+    assert declaration.clustergan_memory_mb(10_000, 1024) > declaration.clustergan_memory_mb(
         1000, 1024
     )
+
+
+@pytest.mark.parametrize(
+    ("shape", "latent_dim", "conv", "fc", "hidden"),
+    [
+        ((1, 32, 32), 50, (64, 128), 1024, (256, 256)),
+        ((1, 32, 32), 12, (8, 16), 64, (256, 256)),
+        ((256,), 50, (64, 128), 1024, (256, 256)),
+        ((7,), 3, (64, 128), 1024, (5, 9, 4)),
+    ],
+)
+def test_the_memory_estimate_counts_the_parameters_the_networks_have(
+    shape, latent_dim, conv, fc, hidden
+):
+    """The declaration counts parameters without PyTorch; the count must match the networks."""
+    activation = "sigmoid" if len(shape) == 3 else "linear"
+    with torch.device("meta"):
+        networks = clustergan.build_networks(shape, latent_dim, conv, fc, hidden, activation)
+    built = sum(p.numel() for net in networks for p in net.parameters())
+    assert declaration.parameter_count(shape, latent_dim, conv, fc, hidden) == built
 
 
 def test_image_networks_take_32_by_32_and_generate_pixels():

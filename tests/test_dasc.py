@@ -23,7 +23,13 @@ from tests.deep_fixtures import KilledAfterSaves, small_model
 
 @pytest.fixture(scope="module")
 def dasc():
-    """The plugin module, loaded by path as the registry loads it."""
+    """The estimator's module, loaded by path as the engine loads it."""
+    return load_module(Path(__file__).parents[1] / "methods" / "estimators" / "dasc.py")
+
+
+@pytest.fixture(scope="module")
+def declaration():
+    """The plugin file's module (its METHOD), loaded by path as the registry loads it."""
     return load_module(Path(__file__).parents[1] / "methods" / "dasc.py")
 
 
@@ -209,7 +215,7 @@ def test_killed_run_resumes_to_the_same_result(dasc, tmp_path, nonlinear_union, 
     assert resumed.finetune_loss_ == uninterrupted.finetune_loss_
 
 
-def test_memory_guard_counts_the_adversarial_parts(dasc, nonlinear_union):
+def test_memory_guard_counts_the_adversarial_parts(dasc, declaration, nonlinear_union):
     X, _ = nonlinear_union
     with pytest.raises(MemoryBudgetError, match="the method's own terms"):
         small_dasc(dasc, memory_budget_mb=1).fit(X)
@@ -218,7 +224,7 @@ def test_memory_guard_counts_the_adversarial_parts(dasc, nonlinear_union):
     (weighted,), (disc,) = model._extra_objective(context)
     extra = weighted.term.memory_bytes(10_000, 160) + disc.memory_bytes(10_000, 160)
     assert extra >= 2 * 4 * 10_000**2  # two n×n float32 mixing-weight blocks at most
-    assert dasc.METHOD.memory_mb(10_000, 1024) * 2**20 > extra
+    assert declaration.METHOD.memory_mb(10_000, 1024) * 2**20 > extra
 
 
 @pytest.mark.parametrize(
@@ -241,10 +247,10 @@ def test_bad_settings_are_refused(dasc, nonlinear_union, overrides, message):
 OWN = {"adversarial_weight", "adversarial_start", "subspace_rank", "margin", "regularizer"}
 
 
-def test_declaration(dasc):
-    info = dasc.METHOD
+def test_declaration(dasc, declaration):
+    info = declaration.METHOD
     assert info.id == "dasc" and info.name == "DASC"
-    assert info.estimator is dasc.DeepAdversarialSubspaceClustering
+    assert info.estimator_class is dasc.DeepAdversarialSubspaceClustering
     assert info.view == "auto" and info.kind == "paper"
     assert {name: v["post_process"] for name, v in info.variants.items()} == {
         "": False,
@@ -257,7 +263,7 @@ def test_declaration(dasc):
             source_kind(param.source)  # raises on a source without a known kind
             if name in OWN:
                 assert source_kind(param.source)[0] in ("reference", "choice"), name
-        estimator = info.estimator(
+        estimator = info.estimator_class(
             n_clusters=5, random_state=0, **{k: p.value for k, p in params.items()}
         )
         assert estimator.get_params()["adversarial_weight"] == 1.0

@@ -15,7 +15,8 @@ from benchmark.metrics import clustering_accuracy
 from benchmark.registry import load_module
 from tests.deep_fixtures import small_model
 
-DPSC = load_module(Path(__file__).resolve().parents[1] / "methods" / "dpsc.py")
+DPSC = load_module(Path(__file__).resolve().parents[1] / "methods" / "estimators" / "dpsc.py")
+DECLARATION = load_module(Path(__file__).resolve().parents[1] / "methods" / "dpsc.py")
 SOURCE_PREFIXES = ("paper:", "reference code:", "transfer:", "label-free:", "oracle:", "choice:")
 
 
@@ -152,7 +153,7 @@ def test_bad_settings_are_refused_with_a_clear_message(nonlinear_union, override
 
 def test_declaration(registry):
     info = registry.method("dpsc")
-    assert info.estimator.__name__ == "DistributionPreservingClustering"
+    assert info.estimator_class is DPSC.DistributionPreservingClustering
     assert info.view == "auto" and info.kind == "paper"
     assert {name: v["post_process"] for name, v in info.variants.items()} == {
         "": False,
@@ -164,7 +165,7 @@ def test_declaration(registry):
             assert params[name].source.startswith(SOURCE_PREFIXES), (name, params[name])
         text = registry.dataset(dataset_id).features == "text"
         assert (params["output_activation"].value == "linear") == text
-        estimator = info.estimator(
+        estimator = info.estimator_class(
             n_clusters=5, random_state=0, **{k: p.value for k, p in params.items()}
         )
         assert estimator.get_params()["distribution_weight"] == params["distribution_weight"].value
@@ -172,5 +173,5 @@ def test_declaration(registry):
 
 def test_memory_estimate_counts_the_input_similarity_matrix():
     n = 10_000
-    extra = DPSC.dpsc_memory_mb(n, 1024) - deep_memory_mb(n, 1024)
+    extra = DECLARATION.dpsc_memory_mb(n, 1024) - deep_memory_mb(n, 1024)
     assert n * n * 4 / 2**20 <= extra < 2 * n * n * 4 / 2**20

@@ -29,7 +29,7 @@ def one_torch_thread():
 @pytest.mark.parametrize(("method_id", "regularizer"), METHODS.items())
 def test_declaration(registry, method_id, regularizer):
     info = registry.method(method_id)
-    assert info.estimator is DeepSelfExpressiveClustering
+    assert info.estimator_class is DeepSelfExpressiveClustering
     assert info.view == "auto" and info.kind == "paper"
     assert {name: v["post_process"] for name, v in info.variants.items()} == {
         "": False,
@@ -39,7 +39,7 @@ def test_declaration(registry, method_id, regularizer):
         params = info.params_for(dataset_id, registry.dataset(dataset_id).features)
         assert params["regularizer"].value == regularizer
         assert all(p.source for p in params.values()), "every value needs its source"
-        estimator = info.estimator(
+        estimator = info.estimator_class(
             n_clusters=5, random_state=0, **{k: p.value for k, p in params.items()}
         )
         assert estimator.get_params()["regularizer"] == regularizer

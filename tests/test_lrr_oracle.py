@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from benchmark.synthetic import union_of_subspaces
-from methods.lrr import lrr_inexact_alm
+from methods.estimators.lrr import lrr_inexact_alm
 
 RELATIVE_GAP = 1e-4
 EXACT_RHO = 1.02

@@ -57,7 +57,7 @@ def test_ssc_reaches_the_optimum_of_its_lasso_program(registry, ambient_dim):
     # here; the iteration itself converges to the optimum: tol = 1e-6 is within 2e-6 of it
     ssc = (
         registry.method("ssc")
-        .estimator(
+        .estimator_class(
             n_clusters=3, alpha=20.0, tol=1e-6, max_iter=20_000, dtype="float64", random_state=0
         )
         .fit(X)
@@ -100,7 +100,7 @@ def test_ensc_reaches_the_optimum_of_its_elastic_net_program(
     n = X.shape[0]
     ensc = (
         registry.method("ensc")
-        .estimator(
+        .estimator_class(
             n_clusters=3,
             gamma=gamma,
             tau=tau,

@@ -1,7 +1,8 @@
 """Cache of preprocessed arrays in the data home, keyed by everything they depend on.
 
 An entry is a folder ``<data home>/features/<name>/<digest>/`` holding one ``.npy`` per
-array and a ``manifest.json`` with the full key. ``digest`` hashes the key: the raw
+array and a ``manifest.json`` with the full key (and :data:`CACHE_FORMAT`, the date and the
+task that made it). ``digest`` hashes the key: the raw
 files' sha256, every preprocessing parameter and :data:`CACHE_FORMAT`, so a changed
 file or parameter is a different entry. The entry is written under a temporary name and
 renamed into place when complete, and builders of one entry take a lock, so parallel
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.atomic import TMP_PREFIX, atomic_write, atomic_write_json, file_lock
-from benchmark.data.home import data_home
+from benchmark.data.home import data_home, entry_maker
 
 CACHE_FORMAT = 1
 """Bumped when the layout of entries or a preprocessing step's code changes."""
@@ -38,6 +39,11 @@ def cache_key_digest(key: Mapping[str, Any]) -> str:
 
 def _entry_dir(name: str, digest: str) -> Path:
     return data_home() / "features" / name / digest
+
+
+def entry_lock(entry: Path) -> Path:
+    """The lock file its builders (and ``cache prune``) hold while writing or removing it."""
+    return entry.with_name(f".{entry.name}.lock")
 
 
 def _read(entry: Path) -> dict[str, np.ndarray] | None:
@@ -59,7 +65,13 @@ def _write(entry: Path, key: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
             atomic_write(partial / f"{array_name}.npy", lambda h, a=array: np.save(h, a))
         atomic_write_json(
             partial / MANIFEST,
-            {"key": key, "arrays": sorted(arrays), "created": time.strftime("%Y-%m-%dT%H:%M:%S")},
+            {
+                "format": CACHE_FORMAT,
+                "key": key,
+                "arrays": sorted(arrays),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "made_by": entry_maker(),
+            },
         )
         if entry.exists():  # an entry left unreadable (files removed by hand): replace it
             shutil.rmtree(entry)
@@ -85,7 +97,7 @@ def cached_arrays(
     arrays = _read(entry)
     if arrays is not None:
         return arrays, digest
-    with file_lock(entry.with_name(f".{digest}.lock")):
+    with file_lock(entry_lock(entry)):
         arrays = _read(entry)
         if arrays is None:
             _write(entry, key, {k: np.asarray(v) for k, v in build().items()})

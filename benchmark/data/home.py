@@ -13,6 +13,14 @@ DATA_HOME_ENV = "SUBSPACE_BENCH_DATA"
 """Folder that holds fetched raw files and the feature cache."""
 MIRROR_ENV = "SUBSPACE_BENCH_MIRROR"
 """Read-only folder of upstream files, laid out as ``<dataset>/<file>``."""
+MAKER_ENV = "SUBSPACE_BENCH_TASK"
+"""The task running in this process (set by the worker); cache entries record it as the
+one that made them (``python -m benchmark cache list --verbose``)."""
+
+
+def entry_maker() -> str | None:
+    """What is making a cache entry now: the running task's label, if known."""
+    return os.environ.get(MAKER_ENV) or None
 
 
 def data_home() -> Path:

@@ -8,30 +8,35 @@ Algorithm 2 (:mod:`.training`), caches of pretrained networks and fine-tuned C
 them together (:mod:`.estimator`) and DSC-Net's settings (:mod:`.dscn`).
 """
 
-from benchmark.deep.artifact_cache import ArtifactCache, array_digest
-from benchmark.deep.autoencoders import (
-    ConvAutoEncoder,
-    DenseAutoEncoder,
-    build_autoencoder,
-    values_per_sample,
-)
-from benchmark.deep.estimator import (
-    DeepSelfExpressiveClustering,
-    TrainingContext,
-    resolve_device,
-)
-from benchmark.deep.memory import MemoryBudgetError, check_finetune_memory, task_memory_mb
-from benchmark.deep.objective import (
-    Auxiliary,
-    Batch,
-    LossTerm,
-    Objective,
-    Reconstruction,
-    SelfExpression,
-    Weighted,
-)
-from benchmark.deep.self_expression import REGULARIZERS, SelfExpressionLayer
-from benchmark.deep.training import finetune, pretrain
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "artifact_cache": ("ArtifactCache", "array_digest"),
+    "autoencoders": ("ConvAutoEncoder", "DenseAutoEncoder", "build_autoencoder"),
+    "estimator": ("DeepSelfExpressiveClustering", "TrainingContext", "resolve_device"),
+    "memory": ("MemoryBudgetError", "check_finetune_memory", "task_memory_mb"),
+    "network_defaults": ("values_per_sample",),
+    "objective": (
+        "Auxiliary", "Batch", "LossTerm", "Objective", "Reconstruction", "SelfExpression",
+        "Weighted",
+    ),
+    "self_expression": ("REGULARIZERS", "SelfExpressionLayer"),
+    "training": ("finetune", "pretrain"),
+}  # fmt: skip
+"""Where each public name lives. Names are imported on first use (PEP 562), so that
+importing a torch-free module of this package (settings, memory formulas) does not
+import PyTorch."""
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+
 
 __all__ = [
     "REGULARIZERS",

@@ -12,26 +12,50 @@
 Entries live in ``<data home>/deep/<kind>/<digest>.pt`` (``SUBSPACE_BENCH_DATA``), are
 written atomically, and builders of one entry hold a file lock, so concurrent tasks
 (parallel workers, SLURM array jobs on a shared filesystem) build each entry once and
-never read a half-written one.
+never read a half-written one. Beside each entry, ``<digest>.json`` says what it is
+without loading it (kind, key, :data:`CACHE_FORMAT`, date, the task that made it), for
+``python -m benchmark cache``.
+
+A key holds the version of the code that made the entry: :data:`CACHE_FORMAT` for every
+kind (hashed into the digest) and, for the kinds in :data:`CODE_VERSIONS`, the version of
+the training code (the key's ``code_version``). Changing either makes new keys, so a code
+change never serves an old entry; ``cache prune`` recognises the old ones as stale.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from benchmark.atomic import atomic_write, file_lock
-from benchmark.data.home import data_home
+from benchmark.atomic import atomic_write, atomic_write_json, file_lock
+from benchmark.data.home import data_home, entry_maker
 
 CACHE_FORMAT = 1
 """Bumped when what an entry holds, or the training code behind it, changes meaning."""
+KINDS = {
+    "pretrained": "pretrained auto-encoders (shared by the DSC-Net-based methods)",
+    "coefficients": "fine-tuned self-expression coefficients C (shared by readouts)",
+    "teachers": "LRSC's cross-fitted teacher networks on meta data",
+    "teacher-features": "LRSC teacher features of a target",
+    "meta-learners": "LRSC's meta-learned auto-encoders (Algorithm 1)",
+    "clustergan": "ClusterGAN trainings with their snapshots (shared by readouts)",
+}
+"""The kinds of entry the deep methods make, and what each holds."""
+CODE_VERSIONS: dict[str, str | int] = {
+    "teachers": "teacher-1",
+    "meta-learners": "lrsc-meta-learning-1",
+    "clustergan": 1,
+}
+"""The version of the training code behind each kind that has one, written into the keys
+as ``code_version`` (:mod:`benchmark.deep.teacher`, :mod:`benchmark.deep.lrsc`, ClusterGAN's
+estimator). Bump it whenever a change to that code changes what an entry means."""
 
 
 def array_digest(array: np.ndarray) -> str:
@@ -58,11 +82,23 @@ class ArtifactCache:
         """File of the entry for ``key``."""
         return self.folder / f"{key_digest(key)}.pt"
 
+    @staticmethod
+    def sidecar(path: Path) -> Path:
+        """The small JSON file beside entry ``path`` that says what it is."""
+        return path.with_suffix(".json")
+
+    @staticmethod
+    def lock_file(path: Path) -> Path:
+        """The lock file its builders (and ``cache prune``) hold while writing or removing it."""
+        return path.with_name(f".{path.stem}.lock")
+
     def load(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
         """The stored entry for ``key``, or ``None``."""
         path = self.path(key)
         if not path.exists():
             return None
+        import torch  # here: listing and sizing the cache needs no PyTorch
+
         entry = torch.load(path, map_location="cpu", weights_only=False)
         if entry.get("key") != json.loads(json.dumps(key, default=str)):
             raise RuntimeError(
@@ -72,14 +108,19 @@ class ArtifactCache:
 
     def store(self, key: Mapping[str, Any], value: dict[str, Any]) -> None:
         """Write ``value`` for ``key`` atomically (streamed: no copy in memory)."""
-        entry = {"key": json.loads(json.dumps(key, default=str)), "value": value}
-        atomic_write(self.path(key), lambda handle: torch.save(entry, handle))
+        import torch
+
+        plain_key = json.loads(json.dumps(key, default=str))
+        entry = {"key": plain_key, "value": value}
+        path = atomic_write(self.path(key), lambda handle: torch.save(entry, handle))
+        about = {"kind": self.folder.name, "format": CACHE_FORMAT, "key": plain_key}
+        about.update(created=time.strftime("%Y-%m-%dT%H:%M:%S"), made_by=entry_maker())
+        atomic_write_json(self.sidecar(path), about)
 
     @contextmanager
     def locked(self, key: Mapping[str, Any]) -> Iterator[None]:
         """Hold the builder's lock of ``key``'s entry for the block."""
-        path = self.path(key)
-        with file_lock(path.with_name(f".{path.stem}.lock")):
+        with file_lock(self.lock_file(self.path(key))):
             yield
 
     def get_or_build(

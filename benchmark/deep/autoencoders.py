@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from benchmark.deep.network_defaults import values_per_sample as values_per_sample
+
 INITIALISATION = "xavier-uniform weights, zero biases"
 """How the auto-encoders are initialised (part of the pretraining cache key)."""
 
@@ -143,26 +145,6 @@ class DenseAutoEncoder(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Vectors reconstructed from codes ``z`` (n, latent_dim)."""
         return self.decoder(z)
-
-
-def values_per_sample(
-    sample_shape: Sequence[int], conv_channels: Sequence[int], dense_hidden: Sequence[int]
-) -> int:
-    """Activations one sample produces in a forward pass (input, every layer, output)."""
-    if len(sample_shape) == 3:
-        _, height, width = sample_shape
-        encoder = sum(
-            c * (height // 2 ** (i + 1)) * (width // 2 ** (i + 1))
-            for i, c in enumerate(conv_channels)
-        )
-    elif len(sample_shape) == 1:
-        encoder = sum(int(h) for h in dense_hidden)
-    else:
-        raise ValueError(f"samples must be vectors or images, got shape {tuple(sample_shape)}")
-    inputs = 1
-    for size in sample_shape:
-        inputs *= int(size)
-    return 2 * inputs + 2 * encoder
 
 
 def build_autoencoder(

@@ -15,17 +15,8 @@ import math
 
 import torch
 
+from benchmark.deep.memory import block_rows
 from benchmark.deep.self_expression import SelfExpressionLayer, add_regularizer_gradient
-
-BLOCK_ELEMENTS = 1 << 22
-"""Target number of entries in one block of rows (16 MiB in float32). Larger blocks mean
-fewer parallel regions per step, which matters on a small, shared CPU; smaller ones
-would stay in cache but pay thread start-up per block."""
-
-
-def block_rows(n: int) -> int:
-    """Rows per block for an n×n coefficient matrix."""
-    return max(1, min(n, BLOCK_ELEMENTS // n))
 
 
 class CoefficientAdam:

@@ -11,7 +11,6 @@ their own terms. How the reference code's settings map onto Eq. (1):
 
 from __future__ import annotations
 
-from benchmark.deep.estimator import DeepSelfExpressiveClustering
 from benchmark.deep.network_defaults import NETWORK_DEFAULTS, READOUT_VARIANTS, deep_memory_mb
 from benchmark.plugins import ALL_DATASETS, MethodInfo, Param, features_key
 
@@ -100,7 +99,7 @@ def dscn_method(regularizer: str) -> MethodInfo:
     return MethodInfo(
         id=f"dscn-{regularizer}",
         name=f"DSCN-{regularizer.upper()}",
-        estimator=DeepSelfExpressiveClustering,
+        estimator="benchmark.deep.estimator:DeepSelfExpressiveClustering",
         kind="paper",
         view="auto",
         memory_mb=deep_memory_mb,

@@ -106,7 +106,9 @@ class DeepSelfExpressiveClustering(SelfExpressiveClustering):
     ``objective_`` (the fine-tuning objective at the end), ``objective_terms_`` (its
     unweighted terms), ``n_iter_`` (fine-tuning epochs), ``pretrain_loss_`` and
     ``finetune_loss_`` (per-epoch histories), ``pretrain_cached_`` and ``coef_cached_``
-    (whether a cache entry was used).
+    (whether a cache entry was used), ``latent_codes_`` (n×d float32: the fine-tuned
+    encoder's codes Z, what Figure 2 of LRSC shows; ``None`` when C came from a cache
+    entry written before codes were kept).
     """
 
     def __init__(
@@ -333,6 +335,8 @@ class DeepSelfExpressiveClustering(SelfExpressiveClustering):
         self.objective_ = float(result["objective"])
         self.objective_terms_ = dict(result.get("objective_terms", {}))
         self.n_iter_ = len(self.finetune_loss_)
+        codes = result.get("codes")
+        self.latent_codes_ = None if codes is None else codes.numpy()
         return result["coef"].numpy()
 
 
@@ -390,8 +394,11 @@ class _Training:
         objective, terms = final_objective(
             self.model, self.data, layer, self.objective, self.auxiliary
         )
+        with torch.no_grad():
+            codes = self.model.encode(self.data).cpu()
         return {
             "coef": layer.coef.cpu(),
+            "codes": codes,
             "pretrain_loss": pretrain_loss,
             "finetune_loss": history,
             "objective": objective,

@@ -10,11 +10,12 @@ optimiser is gone; :func:`task_memory_mb` reports the larger of the two phases.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import psutil
-import torch
 
-from benchmark.deep.coefficient_adam import block_rows
+if TYPE_CHECKING:
+    import torch
 
 FLOAT_BYTES = 4
 RUNTIME_OVERHEAD_BYTES = 450 * 2**20
@@ -30,6 +31,18 @@ the spectral step (plain; measured 35 bytes per entry for a whole task at n = 5,
 plus the sorting of the per-column threshold (post-processing)."""
 BUDGET_ENV = "SUBSPACE_BENCH_DEEP_MEMORY_MB"
 """Default budget in MiB for the guard when the estimator gets none."""
+
+
+BLOCK_ELEMENTS = 1 << 22
+"""Target number of entries in one block of rows of C's gradient (16 MiB in float32), see
+:mod:`benchmark.deep.coefficient_adam`. Larger blocks mean fewer parallel regions per
+step, which matters on a small, shared CPU; smaller ones would stay in cache but pay
+thread start-up per block."""
+
+
+def block_rows(n: int) -> int:
+    """Rows per block for an n×n coefficient matrix."""
+    return max(1, min(n, BLOCK_ELEMENTS // n))
 
 
 class MemoryBudgetError(MemoryError):
@@ -70,6 +83,8 @@ def default_budget_mb(device: torch.device) -> float:
     if explicit:
         return float(explicit)
     if device.type == "cuda":
+        import torch  # only here: the estimates above are read without PyTorch
+
         free, _ = torch.cuda.mem_get_info(device)
         return free / 2**20
     return psutil.virtual_memory().available / 2**20

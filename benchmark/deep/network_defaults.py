@@ -2,7 +2,8 @@
 
 A plugin merges :data:`NETWORK_DEFAULTS` into its ``"*"`` defaults and adds its own
 per-dataset λ1, λ2, schedules and post-processing. :func:`deep_memory_mb` is the
-``memory_mb`` of such a plugin, and :data:`READOUT_VARIANTS` its variants: every deep
+``memory_mb`` of such a plugin (from :func:`values_per_sample`, the auto-encoders'
+activations; no PyTorch needed), and :data:`READOUT_VARIANTS` its variants: every deep
 result is reported with and without DSC-Net's post-processing (Haeffele, You & Vidal,
 ICLR 2021, show how much of the deep methods' gains comes from that step); the two
 variants share one fine-tuning through the coefficient cache.
@@ -36,8 +37,8 @@ text, on Fashion-MNIST's held-out tuning pool for images (benchmark.deep.dscn).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
-from benchmark.deep.autoencoders import values_per_sample
 from benchmark.deep.memory import task_memory_mb
 from benchmark.plugins import Param
 
@@ -66,6 +67,26 @@ READOUT_VARIANTS = {
     "post": {"post_process": True},
 }
 """Plain affinity ½(|C|+|Cᵀ|) and DSC-Net post-processing (thrC + post_proC)."""
+
+
+def values_per_sample(
+    sample_shape: Sequence[int], conv_channels: Sequence[int], dense_hidden: Sequence[int]
+) -> int:
+    """Activations one sample produces in a forward pass (input, every layer, output)."""
+    if len(sample_shape) == 3:
+        _, height, width = sample_shape
+        encoder = sum(
+            c * (height // 2 ** (i + 1)) * (width // 2 ** (i + 1))
+            for i, c in enumerate(conv_channels)
+        )
+    elif len(sample_shape) == 1:
+        encoder = sum(int(h) for h in dense_hidden)
+    else:
+        raise ValueError(f"samples must be vectors or images, got shape {tuple(sample_shape)}")
+    inputs = 1
+    for size in sample_shape:
+        inputs *= int(size)
+    return 2 * inputs + 2 * encoder
 
 
 def deep_memory_mb(n: int, d: int) -> float:

@@ -41,13 +41,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.deep.artifact_cache import ArtifactCache, array_digest
+from benchmark.deep.artifact_cache import CODE_VERSIONS, ArtifactCache, array_digest
 from benchmark.deep.estimator import resolve_device
 
 log = logging.getLogger(__name__)
 
-TEACHER_CODE_VERSION = "teacher-1"
-"""Bumped whenever a change here changes what a teacher or its features are."""
+TEACHER_CODE_VERSION = CODE_VERSIONS["teachers"]
+"""Bumped (there) whenever a change here changes what a teacher or its features are."""
 PAPER_WIDTH = 64
 """ResNet-18's stem width (stages 64-128-256-512): the paper's network."""
 TEXT_HIDDEN = (512, 256, 128)

@@ -74,7 +74,7 @@ def curve(registry: Registry, record: dict) -> dict[int, float]:
     dataset = registry.dataset(record["dataset"])
     method = registry.method("clustergan")
     bundle = dataset.load(record["n_points"], record["seed"], **record["dataset_params"])
-    model = method.estimator(
+    model = method.estimator_class(
         n_clusters=bundle.n_clusters, random_state=record["seed"], **record["params"]
     ).fit(bundle.view(method.view))
     acc = clustering_accuracy(bundle.y, model.labels_)

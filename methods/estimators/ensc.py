@@ -1,0 +1,334 @@
+"""The estimator of ``ensc`` (declared in ``methods/ensc.py``): Elastic Net Subspace
+Clustering with the ORGEN active-set solver (You et al., CVPR 2016).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+
+from benchmark.registry import load_module
+from benchmark.selfexpressive import SelfExpressiveClustering
+from benchmark.spectral import symmetric_affinity
+
+# Block sizes, declared in methods/ensc.py with the memory estimate that depends on them.
+_DECLARATION = load_module(Path(__file__).resolve().parents[1] / "ensc.py")
+POINT_BLOCK: int = _DECLARATION.POINT_BLOCK
+GRAM_BLOCK: int = _DECLARATION.GRAM_BLOCK
+
+FEATURE_SIGN_TOL = 1e-9
+"""Optimality tolerance of the subproblem solver, relative to λ."""
+
+
+class EnSC(SelfExpressiveClustering):
+    """Elastic net subspace clustering, each point's coefficients found by ORGEN.
+
+    You, Li, Robinson & Vidal, "Oracle Based Active Set Algorithm for Scalable Elastic
+    Net Subspace Clustering", CVPR 2016. For every point x_j (other points X_{−j}),
+
+        c_j = argmin_c  λ‖c‖₁ + (1−λ)/2 ‖c‖₂² + γ/2 ‖x_j − X_{−j} c‖₂²       (EnSC)
+
+    with λ = ``tau`` and γ = ``gamma``·λ / max_{i≠j}|x_iᵀx_j| (``gamma`` times the
+    smallest γ giving a nonzero solution, Prop. 1; the reference code's ``gamma_nz``).
+    ORGEN (the paper's oracle-guided active-set algorithm): start from the
+    ``support_size`` points most correlated with x_j; solve the problem restricted to
+    the active set T_k; form the oracle point
+    δ_k = γ(x_j − X_{T_k} c_k); stop when no point violates |x_iᵀδ_k| ≤ λ,
+    else T_{k+1} = supp(c_k) ∪ {violators} (the most violating ones when the set would
+    exceed ``support_size``, which grows by 10% when the support fills 80% of it, and
+    stop early when the objective stalls, as in the reference code; the growth is at
+    least one point, since round(1.1·s) = s for s <= 4 would leave the set stuck).
+
+    Vectorised over points: the restricted problems of a block of points are solved
+    exactly by a batched active-set method (feature-sign search, as LARS-type solvers
+    in the reference code are exact), warm-started from the previous active set; the
+    oracle check of a block is one (block×D)·(D×n) product.
+
+    Affinity as in the reference code: the ``n_nonzero`` largest coefficients of each
+    point, its coefficient vector scaled to unit ℓ2 norm, W = ½(|C| + |C|ᵀ).
+    Sets ``n_iter_`` (ORGEN iterations), ``converged_`` and ``objective_`` (sum over
+    points of the EnSC objective).
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        gamma: float = 50.0,
+        tau: float = 0.9,
+        support_size: int = 100,
+        max_outer: int = 40,
+        n_nonzero: int = 50,
+        random_state: int | None = None,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.gamma = gamma
+        self.tau = tau
+        self.support_size = support_size
+        self.max_outer = max_outer
+        self.n_nonzero = n_nonzero
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        if not self.gamma > 1:
+            raise ValueError(
+                f"gamma must be > 1 (a multiple of the smallest γ giving nonzero "
+                f"coefficients); got {self.gamma!r}. Typical values are 5 to 500."
+            )
+        if not 0 < self.tau < 1:
+            raise ValueError(
+                f"tau (the paper's λ) must be in (0, 1); got {self.tau!r}. "
+                "tau = 1 is SSC (use the 'ssc' method)."
+            )
+        for name in ("support_size", "max_outer", "n_nonzero"):
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+    def _self_expression(self, X: np.ndarray) -> sp.csc_matrix:
+        self._check_params()
+        solver = OrgenSolver(
+            np.asarray(X, dtype=np.float64), self.gamma, self.tau, self.support_size
+        )
+        solver.run(self.max_outer)
+        self.n_iter_ = solver.n_outer
+        self.converged_ = bool(solver.done.all())
+        self.objective_ = float(solver.objective.sum())
+        return solver.coefficients(self.n_nonzero).T.tocsc()
+
+    def _affinity(self, coef: sp.spmatrix) -> sp.csr_matrix:
+        # each point's representation (column of C, row of Cᵀ) to unit ℓ2 norm
+        return symmetric_affinity(normalize(sp.csr_matrix(coef.T), norm="l2").T)
+
+
+class OrgenSolver:
+    """ORGEN for all points at once; state is one padded active set per point.
+
+    ``support[j, :length[j]]`` is T_k for point j and ``coef[j]`` its restricted
+    solution; padding points at index n, a zero row appended to X.
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        gamma: float,
+        tau: float,
+        support_size: int,
+    ) -> None:
+        self.X = X
+        n = X.shape[0]
+        self.X_pad = np.vstack([X, np.zeros((1, X.shape[1]))])
+        self.tau = tau
+        size = min(support_size, n - 1)
+        self.size_limit = np.full(n, size, dtype=np.int64)
+        coherence_max, self.support = _nearest_by_coherence(X, size)
+        if np.any(coherence_max <= 0):
+            raise ValueError(
+                "some point is orthogonal to all others, so γ = gamma·λ/max|x_iᵀx_j| is "
+                "undefined; remove zero or isolated points"
+            )
+        self.gam = gamma * tau / coherence_max
+        self.length = np.full(n, size, dtype=np.int64)
+        self.coef = np.zeros(self.support.shape)
+        self.objective = np.full(n, np.inf)
+        self.done = np.zeros(n, dtype=bool)
+        self.n_outer = 0
+
+    def run(self, max_outer: int) -> None:
+        """ORGEN iterations until every point has no oracle violators (or ``max_outer``)."""
+        for _ in range(max_outer):
+            todo = np.flatnonzero(~self.done)
+            if todo.size == 0:
+                return
+            self.n_outer += 1
+            for b0 in range(0, todo.size, POINT_BLOCK):
+                self._step(todo[b0 : b0 + POINT_BLOCK])
+
+    def _step(self, points: np.ndarray) -> None:
+        width = int(self.length[points].max())
+        S = self.support[points, :width]
+        gam = self.gam[points]
+        G, b = self._restricted_gram(points, S)
+        c = _feature_sign(G, b, gam, self.tau, self.coef[points, :width])
+        nonzero = c != 0
+        C_block = sp.csr_matrix(
+            (c[nonzero], (np.nonzero(nonzero)[0], S[nonzero])), shape=(points.size, len(self.X_pad))
+        )
+        residual = self.X[points] - C_block @ self.X_pad
+        objective = (
+            self.tau * np.abs(c).sum(1)
+            + 0.5 * (1 - self.tau) * (c**2).sum(1)
+            + 0.5 * gam * (residual**2).sum(1)
+        )
+        stalled = self.objective[points] - objective < 1e-10 * self.objective[points]
+        self.objective[points] = objective
+        self.coef[points, :width] = c
+        # oracle δ = γ(x_j − X_T c); violators: |x_iᵀδ| > λ outside T ∪ {j}
+        violation = np.abs(residual @ self.X_pad.T) * gam[:, None]  # column n: padding
+        np.put_along_axis(violation, S, 0.0, axis=1)
+        violation[np.arange(points.size), points] = 0.0
+        over = violation > self.tau + 1e-10
+        finished = stalled | ~over.any(axis=1)
+        self.done[points[finished]] = True
+        for r in np.flatnonzero(~finished):
+            self._grow(points[r], S[r], c[r], violation[r], over[r])
+
+    def _grow(
+        self, j: int, S: np.ndarray, c: np.ndarray, violation: np.ndarray, over: np.ndarray
+    ) -> None:
+        """T ← supp(c) ∪ violators (most violating first), as in the reference code."""
+        keep = np.abs(c) > 1e-10
+        active, active_coef = S[keep], c[keep]
+        added = np.flatnonzero(over)
+        limit = int(self.size_limit[j])
+        if active.size > 0.8 * limit:
+            # at least one more point: round(1.1·limit) = limit for limit <= 4, and then
+            # ORGEN could never add a violator and would stall short of the optimum
+            grown = max(round(max(active.size, limit) * 1.1), limit + 1)
+            limit = min(grown, self.X.shape[0] - 1)
+            self.size_limit[j] = limit
+        room = max(limit - active.size, 0)
+        if added.size > room:
+            added = added[np.argsort(-violation[added], kind="stable")[:room]]
+        new_length = active.size + added.size
+        if new_length > self.support.shape[1]:
+            self._widen(new_length)
+        self.support[j, :new_length] = np.concatenate([active, added])
+        self.support[j, new_length:] = self.X.shape[0]
+        self.coef[j] = 0.0
+        self.coef[j, : active.size] = active_coef
+        self.length[j] = new_length
+
+    def _widen(self, width: int) -> None:
+        extra = width - self.support.shape[1]
+        n = self.X.shape[0]
+        self.support = np.hstack([self.support, np.full((n, extra), n, dtype=np.int64)])
+        self.coef = np.hstack([self.coef, np.zeros((n, extra))])
+
+    def _restricted_gram(self, points: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """G = X_T X_Tᵀ (B×s×s) and b = X_T x_j (B×s) for each point's active set."""
+        B, s = S.shape
+        G = np.empty((B, s, s))
+        b = np.empty((B, s))
+        for g0 in range(0, B, GRAM_BLOCK):
+            A = self.X_pad[S[g0 : g0 + GRAM_BLOCK]]
+            G[g0 : g0 + GRAM_BLOCK] = A @ A.transpose(0, 2, 1)
+            b[g0 : g0 + GRAM_BLOCK] = np.einsum(
+                "bsd,bd->bs", A, self.X[points[g0 : g0 + GRAM_BLOCK]]
+            )
+        return G, b
+
+    def coefficients(self, n_nonzero: int) -> sp.csr_matrix:
+        """Cᵀ (row j: point j's coefficients), keeping the ``n_nonzero`` largest per point."""
+        n = self.X.shape[0]
+        magnitude = np.abs(self.coef)
+        k = min(n_nonzero, magnitude.shape[1])
+        top = np.argpartition(-magnitude, k - 1, axis=1)[:, :k]
+        cols = np.take_along_axis(self.support, top, axis=1)
+        vals = np.take_along_axis(self.coef, top, axis=1)
+        rows = np.repeat(np.arange(n), k)
+        keep = (vals.ravel() != 0) & (cols.ravel() < n)
+        return sp.csr_matrix((vals.ravel()[keep], (rows[keep], cols.ravel()[keep])), shape=(n, n))
+
+
+def _nearest_by_coherence(
+    X: np.ndarray, size: int, block: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
+    """max_{i≠j}|x_iᵀx_j| and the ``size`` most coherent other points, for every j."""
+    n = X.shape[0]
+    peak = np.empty(n)
+    support = np.empty((n, size), dtype=np.int64)
+    for j0 in range(0, n, block):
+        coherence = np.abs(X[j0 : j0 + block] @ X.T)
+        rows = np.arange(coherence.shape[0])
+        coherence[rows, j0 + rows] = -1.0  # never the point itself
+        peak[j0 : j0 + block] = coherence.max(axis=1)
+        if size < n - 1:
+            support[j0 : j0 + block] = np.argpartition(-coherence, size - 1, axis=1)[:, :size]
+        else:
+            order = np.argsort(-coherence, axis=1)
+            support[j0 : j0 + block] = order[:, :size]
+    return peak, support
+
+
+def _feature_sign(
+    G: np.ndarray, b: np.ndarray, gam: np.ndarray, lam: float, c0: np.ndarray
+) -> np.ndarray:
+    """Batched exact solver of min λ‖c‖₁ + (1−λ)/2‖c‖² + γ/2 (cᵀGc − 2bᵀc), one problem a row.
+
+    Feature-sign search (Lee, Battle, Raina & Ng, NIPS 2006), an active-set method that
+    ends at the exact minimiser: with H = γG + (1−λ)I and h = γb, while some coefficient
+    breaks optimality, (a) when the nonzero coefficients are optimal, activate the zero
+    coefficient with the largest |(Hc − h)_i| > λ, sign −sign((Hc − h)_i); (b) solve
+    H_AA c_A = h_A − λθ_A on the active set A; (c) move to the best point of the segment
+    (its end or a zero crossing), dropping coefficients that reach zero. Warm-started
+    from ``c0`` (A = supp(c0)); the objective decreases at every step.
+    """
+    B, s, _ = G.shape
+    H = gam[:, None, None] * G
+    H[:, np.arange(s), np.arange(s)] += 1.0 - lam
+    h = gam[:, None] * b
+    c_out = c0.copy()
+    rows = np.arange(B)
+    c = c0.copy()
+    tol = FEATURE_SIGN_TOL * lam
+    for _ in range(4 * s + 50):
+        g = np.einsum("bij,bj->bi", H, c) - h
+        nonzero = c != 0
+        sign = np.sign(c)
+        nonzero_ok = np.all(~nonzero | (np.abs(g + lam * sign) <= tol), axis=1)
+        violation = np.where(nonzero, -np.inf, np.abs(g) - lam)
+        worst = np.argmax(violation, axis=1)
+        worst_value = np.take_along_axis(violation, worst[:, None], 1)[:, 0]
+        finished = nonzero_ok & (worst_value <= tol)
+        if finished.any():
+            c_out[rows[finished]] = c[finished]
+            keep = ~finished
+            rows, H, h, c, g = rows[keep], H[keep], h[keep], c[keep], g[keep]
+            if rows.size == 0:
+                return c_out
+            nonzero, sign = nonzero[keep], sign[keep]
+            nonzero_ok, worst, worst_value = nonzero_ok[keep], worst[keep], worst_value[keep]
+        r = np.arange(rows.size)
+        activate = r[nonzero_ok & (worst_value > tol)]
+        active = nonzero.copy()
+        theta = sign.copy()
+        active[activate, worst[activate]] = True
+        theta[activate, worst[activate]] = -np.sign(g[activate, worst[activate]])
+        # compact each row's active set to the front (padding solved as identity)
+        count = active.sum(1)
+        width = int(count.max())
+        order = np.argsort(~active, axis=1, kind="stable")[:, :width]
+        valid = np.arange(width)[None, :] < count[:, None]
+        H_A = np.take_along_axis(np.take_along_axis(H, order[:, :, None], 1), order[:, None, :], 2)
+        H_A = np.where(valid[:, :, None] & valid[:, None, :], H_A, np.eye(width))
+        rhs = np.where(valid, np.take_along_axis(h - lam * theta, order, 1), 0.0)
+        target = np.linalg.solve(H_A, rhs[..., None])[..., 0]
+        current = np.take_along_axis(c, order, 1)
+        d = np.where(valid, target - current, 0.0)
+        # exact line search over t = 1 and the zero crossings of current coefficients
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cross = -current / d
+        cross = np.where(
+            (current != 0) & (np.sign(target) != np.sign(current)) & (cross > 0) & (cross < 1),
+            cross,
+            np.inf,
+        )
+        steps = np.concatenate([cross, np.ones((rows.size, 1))], axis=1)
+        finite = np.isfinite(steps)
+        t = np.where(finite, steps, 0.0)
+        slope = np.einsum("bi,bi->b", np.take_along_axis(g, order, 1), d)
+        curvature = np.einsum("bi,bij,bj->b", d, H_A * valid[:, :, None] * valid[:, None, :], d)
+        l1 = np.abs(current[:, None, :] + t[:, :, None] * d[:, None, :]).sum(2)
+        value = np.where(
+            finite, t * slope[:, None] + 0.5 * t**2 * curvature[:, None] + lam * l1, np.inf
+        )
+        best = np.argmin(value, axis=1)
+        moved = current + t[r, best][:, None] * d
+        crossed = best < width
+        moved[r[crossed], best[crossed]] = 0.0
+        np.put_along_axis(c, order, np.where(valid, moved, 0.0), axis=1)
+    c_out[rows] = c
+    return c_out
