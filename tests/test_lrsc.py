@@ -13,7 +13,8 @@ import torch
 from benchmark.checkpoint import Checkpoint
 from benchmark.deep import Batch, DeepSelfExpressiveClustering, TrainingContext
 from benchmark.deep.distillation import contrastive_loss, distillation_loss, teacher_affinity
-from benchmark.deep.lrsc import LRSC, TEACHER_KEY, Contrast, Distillation, lrsc_meta_sources
+from benchmark.deep.lrsc import LRSC, TEACHER_KEY, Contrast, Distillation
+from benchmark.deep.lrsc_settings import lrsc_meta_sources
 from benchmark.deep.meta_learning import meta_learn
 from benchmark.meta import MetaSource
 from benchmark.plugins import source_kind
@@ -147,6 +148,14 @@ def test_distillation_term_is_eq4_with_eq5s_w_per_point():
     assert float(term.value(batch)) == pytest.approx(
         double_sum(teacher[rows], codes[rows], 2.0) / 3, rel=1e-5
     )
+    # the last mini-batch of 9,301 points in batches of 100 holds one point: no pair, 0
+    one = torch.tensor([1])
+    codes_one = codes[one].clone().requires_grad_(True)
+    single = Batch("pretrain", 0, codes_one, codes_one, codes_one, one,
+                   auxiliary={TEACHER_KEY: teacher[one]})  # fmt: skip
+    value = term.value(single)
+    value.backward()
+    assert float(value.detach()) == 0.0 and codes_one.grad is not None
     assert term.memory_bytes(1000, 10) == 4 * 1000 * 1000
 
 

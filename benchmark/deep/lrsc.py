@@ -151,6 +151,8 @@ class Distillation(LossTerm):
 
     def value(self, batch: Batch) -> torch.Tensor:
         codes = batch.codes
+        if codes.shape[0] < 2:  # a last mini-batch of one point: the sum over i ≠ j is empty
+            return codes.sum() * 0.0
         return distillation_loss(codes, self._affinity(batch)) / codes.shape[0]
 
     def settings(self) -> dict[str, Any]:
