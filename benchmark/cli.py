@@ -515,7 +515,10 @@ def _failure_text(label: str, record: dict[str, Any], earlier: bool = False) -> 
 
 
 def cmd_status(args: argparse.Namespace, registry: Registry) -> int:
-    """``status``: done / failed / running / missing for every task of the saved grids."""
+    """``status``: done / failed / running / missing for every task of the saved grids,
+    with each running task's latest progress line from its log."""
+    from benchmark.progress import latest_progress
+
     store = Store(args.out)
     grids = sorted((store.root / "grids").glob("*.json"))
     tasks: dict[str, Task] = {}
@@ -533,6 +536,9 @@ def cmd_status(args: argparse.Namespace, registry: Registry) -> int:
             state = marker.get("state", "running")
             job = marker.get("slurm_job_id")
             detail = f"SLURM job {job}" if job else f"pid {marker.get('pid')}"
+            progress = latest_progress(store.log_path(task_id))
+            if progress is not None:
+                detail = f"{detail}; {progress}"
         elif record is None:
             state, detail = "missing", ""
         elif record["status"] == "ok":

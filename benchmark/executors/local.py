@@ -26,11 +26,14 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
+from benchmark.progress import status_line
 from benchmark.store import Store, marker_is_alive
 from benchmark.tasks import Task
 from benchmark.worker import base_record
 
 POLL_INTERVAL_S = 0.05
+PROGRESS_REFRESH_S = 2.0
+"""How often the bar shows the running tasks' latest progress (read from their logs)."""
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 LOG_TAIL_LINES = 30
 
@@ -180,6 +183,7 @@ class LocalExecutor:
         records: list[dict[str, Any]] = []
         counts = {"ok": 0, "failed": 0, "timeout": 0, "diverged": 0}
         bar = tqdm(total=len(pending), desc="tasks", unit="task", disable=not self.progress)
+        shown = 0.0
         try:
             while pending or active:
                 while pending and len(active) < self.jobs:
@@ -205,9 +209,15 @@ class LocalExecutor:
                     records.append(record)
                     counts[record["status"]] += 1
                     bar.update(1)
-                    bar.set_postfix({k: v for k, v in counts.items() if v})
                     if record["status"] != "ok":
                         bar.write(f"{child.task.label}: {record['status']}")
+                if time.monotonic() - shown >= PROGRESS_REFRESH_S:
+                    shown = time.monotonic()
+                    running = [
+                        (child.task.label, store.log_path(child.task.task_id))
+                        for child in active.values()
+                    ]
+                    bar.set_postfix_str(status_line(counts, running), refresh=True)
                 time.sleep(POLL_INTERVAL_S)
         finally:
             for child in active.values():

@@ -37,6 +37,7 @@ from submitit import SlurmExecutor as SubmititSlurmExecutor
 from submitit.helpers import Checkpointable, DelayedSubmission
 from tqdm import tqdm
 
+from benchmark.progress import status_line
 from benchmark.registry import PROJECT_ROOT
 from benchmark.store import Store
 from benchmark.tasks import Task
@@ -429,9 +430,13 @@ class SlurmExecutor:
                     records.append(record)
                     counts[record["status"]] = counts.get(record["status"], 0) + 1
                     bar.update(1)
-                    bar.set_postfix(counts)
                     if record["status"] != "ok":
                         bar.write(f"{entry.task.label} (job {entry.job_id}): {record['status']}")
+                running = [
+                    (entry.task.label, store.log_path(entry.task.task_id))
+                    for entry in pending.values()
+                ]
+                bar.set_postfix_str(status_line(counts, running), refresh=True)
                 if pending:
                     time.sleep(self.poll_interval_s)
         except KeyboardInterrupt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -14,7 +15,8 @@ from benchmark.plugins import MethodInfo, Param
 
 
 class FaultyKMeans(ClusterMixin, BaseEstimator):
-    """k-means whose ``mode`` makes it misbehave: ok, raise, sleep, kill, nan, alloc."""
+    """k-means whose ``mode`` makes it misbehave: ok, raise, sleep, kill, nan, alloc; or
+    ``progress``: log a progress line every 0.2 s during ``sleep_s``, as the deep core does."""
 
     def __init__(self, n_clusters=2, random_state=None, mode="ok", sleep_s=0.0, checkpoint=None):
         self.n_clusters = n_clusters
@@ -24,7 +26,16 @@ class FaultyKMeans(ClusterMixin, BaseEstimator):
         self.checkpoint = checkpoint
 
     def fit(self, X, y=None):
-        time.sleep(self.sleep_s)
+        if self.mode == "progress":
+            steps = max(int(self.sleep_s / 0.2), 1)
+            for step in range(1, steps + 1):
+                time.sleep(0.2)
+                logging.getLogger("faulty").info(
+                    "step %d/%d: loss %.3f (detail), %.1f s left", step, steps, 1 / step,
+                    (steps - step) * 0.2,
+                )  # fmt: skip
+        else:
+            time.sleep(self.sleep_s)
         if self.mode == "raise":
             raise RuntimeError("faulty method raised on purpose")
         if self.mode == "sleep":
