@@ -434,10 +434,10 @@ def _report_failures(
     if not now and not earlier:
         return 0
     print(f"\n{len(now) + len(earlier)} task(s) did not succeed:", file=sys.stderr)
-    for record in now:
-        print(_failure_text(labels[record["task_id"]], record), file=sys.stderr)
-    for record in earlier:
-        print(_failure_text(labels[record["task_id"]], record, earlier=True), file=sys.stderr)
+    failed = [(labels[r["task_id"]], r, False) for r in now]
+    failed += [(labels[r["task_id"]], r, True) for r in earlier]
+    for text in _failure_texts(failed):
+        print(text, file=sys.stderr)
     if earlier:
         print(
             "tasks that failed earlier were not rerun: add --retry-failed once their cause "
@@ -504,14 +504,36 @@ def cmd_list(args: argparse.Namespace, registry: Registry) -> int:
     return 0
 
 
-def _failure_text(label: str, record: dict[str, Any], earlier: bool = False) -> str:
-    """A failed record for the terminal: label, status, the whole reason, the log path."""
+def _failure_texts(failed: Sequence[tuple[str, dict[str, Any], bool]]) -> list[str]:
+    """``(label, record, recorded earlier)`` of tasks that did not succeed, grouped by
+    reason and status, one text per group (:func:`_failure_text`)."""
+    groups: dict[tuple[str, str, bool], list[tuple[str, dict[str, Any]]]] = {}
+    for label, record, earlier in failed:
+        key = (failure_reason(record.get("error")), record["status"], earlier)
+        groups.setdefault(key, []).append((label, record))
+    return [
+        _failure_text(tasks, status, reason, earlier)
+        for (reason, status, earlier), tasks in groups.items()
+    ]
+
+
+def _failure_text(
+    tasks: Sequence[tuple[str, dict[str, Any]]], status: str, reason: str, earlier: bool = False
+) -> str:
+    """Tasks that failed alike, for the terminal: the reason once (whole), then each task's
+    label and log path (a missing dataset fails every task of it the same way)."""
     when = ", recorded earlier" if earlier else ""
-    reason = failure_reason(record.get("error")).replace("\n", "\n    ")
-    text = f"- {label} ({record['status']}{when}):\n    {reason}"
-    if record.get("log_path"):
-        text += f"\n    log: {record['log_path']}"
-    return text
+    indented = reason.replace("\n", "\n    ")
+    if len(tasks) == 1:
+        label, record = tasks[0]
+        text = f"- {label} ({status}{when}):\n    {indented}"
+        return text + (f"\n    log: {record['log_path']}" if record.get("log_path") else "")
+    lines = [f"- {len(tasks)} tasks ({status}{when}), each with:\n    {indented}"]
+    for label, record in tasks:
+        lines.append(
+            f"    {label}" + (f"  log: {record['log_path']}" if record.get("log_path") else "")
+        )
+    return "\n".join(lines)
 
 
 def cmd_status(args: argparse.Namespace, registry: Registry) -> int:
@@ -555,8 +577,8 @@ def cmd_status(args: argparse.Namespace, registry: Registry) -> int:
     print(", ".join(f"{v} {k}" for k, v in sorted(totals.items())) or "no tasks in " + args.out)
     if failures:
         print(f"\nwhy {len(failures)} task(s) did not succeed (whole messages):")
-        for label, record in failures:
-            print(_failure_text(label, record))
+        for text in _failure_texts([(label, record, False) for label, record in failures]):
+            print(text)
     return 0
 
 

@@ -62,6 +62,17 @@ def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     assert not Store(out).running()  # no marker left behind
 
 
+def test_tasks_failing_alike_show_their_reason_once(tmp_path, capsys):
+    code = main(["run", "--methods", "faulty", "--datasets", "synthetic", "--seeds", "0,1,2",
+                 "--set", "faulty.mode=raise", "--executor", "debug", "--out", str(tmp_path),
+                 "--plugins", str(FIXTURE_PLUGINS)])  # fmt: skip
+    assert code == 1
+    shown = capsys.readouterr().err.split("3 task(s) did not succeed:")[1]
+    assert "- 3 tasks (failed), each with:" in shown
+    assert shown.count("faulty method raised on purpose") == 1
+    assert all(f"faulty/synthetic/n=300/seed={seed}  log: " in shown for seed in (0, 1, 2))
+
+
 def test_memory_cap_kills_only_the_offending_task(tmp_path):
     out = tmp_path / "out"
     main([
