@@ -12,6 +12,8 @@ from benchmark.tasks import Task
 NOT_OK = ("failed", "timeout", "diverged")
 """Record statuses of a task that did not succeed."""
 _TRACEBACK = "Traceback (most recent call last):"
+MISSING_DATA = "benchmark.data.checks.MissingDataError"
+"""A failure of the machine, not of the method: once the data is there, the task may work."""
 
 
 class Executor(Protocol):
@@ -42,7 +44,11 @@ class Plan:
 
 
 def plan(tasks: Sequence[Task], store: Store, retry_failed: bool = False) -> Plan:
-    """Skip tasks recorded ``ok``, tasks running elsewhere, and failures unless retried."""
+    """Skip tasks recorded ``ok``, tasks running elsewhere, and failures unless retried.
+
+    A task that failed only because its data was missing is always run again: rerunning
+    the same command after fetching the data (or pointing ``--mirror`` at it) must run it.
+    """
     running = store.running()
     result = Plan()
     seen: set[str] = set()
@@ -56,11 +62,15 @@ def plan(tasks: Sequence[Task], store: Store, retry_failed: bool = False) -> Pla
             result.running.append(task)
         elif record is not None and record["status"] == "ok":
             result.done.append(task)
-        elif record is not None and not retry_failed:
+        elif record is not None and not retry_failed and not _missing_data(record):
             result.failed.append(task)
         else:
             result.to_run.append(task)
     return result
+
+
+def _missing_data(record: dict[str, Any]) -> bool:
+    return failure_reason(record.get("error")).startswith(MISSING_DATA)
 
 
 def _final_exception(traceback_text: str) -> str:

@@ -154,6 +154,20 @@ def test_rerun_skips_done_and_retries_failed_only_when_asked(tmp_path, capsys):
         assert rerun == (record["status"] == "failed")
 
 
+def test_a_task_that_lacked_its_data_runs_again_without_retry_failed(tmp_path):
+    out = tmp_path / "out"
+    base = ["run", "--methods", "faulty", "--datasets", "synthetic", "--seeds", "0",
+            "--set", "faulty.mode='nodata','raise'", "--executor", "debug", "--out", str(out),
+            "--plugins", str(FIXTURE_PLUGINS)]  # fmt: skip
+    assert main(base) == 1
+    first = records_by_id(out)
+    main(base)
+    again = records_by_id(out)
+    for task_id, record in first.items():
+        rerun = again[task_id]["attempt_id"] != record["attempt_id"]
+        assert rerun == (record["params"]["mode"] == "nodata")
+
+
 def test_a_changed_parameter_is_a_new_task(registry):
     a = expand_grid(registry, ["faulty"], ["synthetic"], None, [0], parse_overrides([]))
     b = expand_grid(

@@ -11,11 +11,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
 
+from benchmark.data import MissingDataError
 from benchmark.plugins import MethodInfo, Param
 
 
 class FaultyKMeans(ClusterMixin, BaseEstimator):
-    """k-means whose ``mode`` makes it misbehave: ok, raise, sleep, kill, nan, alloc; or
+    """k-means whose ``mode`` makes it misbehave: ok, raise, nodata (a
+    missing-data error), sleep, kill, nan, alloc; or
     ``progress``: log a progress line every 0.2 s during ``sleep_s``, as the deep core does."""
 
     def __init__(self, n_clusters=2, random_state=None, mode="ok", sleep_s=0.0, checkpoint=None):
@@ -38,6 +40,8 @@ class FaultyKMeans(ClusterMixin, BaseEstimator):
             time.sleep(self.sleep_s)
         if self.mode == "raise":
             raise RuntimeError("faulty method raised on purpose")
+        if self.mode == "nodata":
+            raise MissingDataError("faulty: no data here. Fix: point --mirror at it")
         if self.mode == "sleep":
             time.sleep(3600)
         if self.mode == "kill":
