@@ -18,7 +18,8 @@ from benchmark.registry import PROJECT_ROOT
 PACKAGES = ("numpy", "scipy", "scikit-learn", "torch", "pandas", "cvxpy", "submitit")
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
+    """The checkout's commit, with ``-dirty`` when tracked files differ; ``None`` outside git."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"],
@@ -60,7 +61,7 @@ def _device() -> str:
 @functools.lru_cache(maxsize=1)
 def _static_provenance() -> dict[str, Any]:
     return {
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "packages": {name: _version(name) for name in PACKAGES},
         "python": platform.python_version(),
         "platform": platform.platform(),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import shutil
-import subprocess
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from pathlib import Path
 from statistics import mean, stdev
 from typing import Any
 
-from benchmark.registry import PROJECT_ROOT
+from benchmark.provenance import git_commit
 from benchmark.runner import NOT_OK, failure_reason
 from benchmark.store import Store
 from benchmark.tables import (
@@ -74,21 +73,6 @@ def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _code_version() -> str | None:
-    """``git describe`` of the checkout that builds the report, or ``None`` outside git."""
-    try:
-        return subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--tags"],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def _table(headers: list[str], rows: list[list[str]], classes: list[str] | None = None) -> str:
     """An HTML table of already-escaped cells; ``classes`` gives each row's class."""
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
@@ -117,7 +101,7 @@ def _summary(out_dir: Path, records: list[dict[str, Any]]) -> str:
         "records": _e(f"{len(records)} ({_counts(r['status'] for r in records)})"),
         "runs made": _e(span),
         "report made": _e(datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
-        "code of the report": _e(_code_version() or "unknown (not a git checkout)"),
+        "code of the report": _e(git_commit() or "unknown (not a git checkout)"),
         "code of the records": _e(_counts(commits)),
     }
     rows = "\n".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in items.items())
