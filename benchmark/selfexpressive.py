@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_array
 
 from benchmark.spectral import dsc_postprocess, spectral_clustering, symmetric_affinity
@@ -22,13 +23,19 @@ class SelfExpressiveClustering(ClusterMixin, BaseEstimator):
     """Shared ``fit`` of self-expressive methods; subclasses implement ``_self_expression``.
 
     Subclasses define ``__init__`` with their parameters (scikit-learn contract: store
-    them unchanged) including ``n_clusters`` and ``random_state``. Learned attributes:
+    them unchanged) including ``n_clusters`` and ``random_state``; a classical method also
+    takes ``normalize_points``, its input preprocessing stated as a parameter (scale every
+    point to unit ℓ2 norm before the self-expression, or take the data as given).
+    Learned attributes:
     ``coef_`` (n×n, dense or sparse, paper's C), ``affinity_matrix_``, ``labels_``,
     and where the solver has them ``n_iter_``, ``converged_``, ``objective_``.
     """
 
     n_clusters: int
     random_state: int | None
+    normalize_points: bool = False
+    """Class default for subclasses without the parameter (the deep methods take the
+    dataset's own scaling, as their reference code does)."""
 
     def _self_expression(self, X: np.ndarray) -> np.ndarray | sp.spmatrix:
         """Return the n×n coefficient matrix C for samples in the rows of ``X``."""
@@ -63,6 +70,12 @@ class SelfExpressiveClustering(ClusterMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> SelfExpressiveClustering:
         """Compute C, the affinity and the cluster labels of the rows of ``X``."""
         X = self._validate_input(X)
+        if not isinstance(self.normalize_points, bool | np.bool_):
+            raise ValueError(
+                f"normalize_points must be True or False, got {self.normalize_points!r}"
+            )
+        if self.normalize_points:
+            X = normalize(X, norm="l2")
         coef = self._self_expression(X)
         self.coef_ = coef
         self.affinity_matrix_ = self._affinity(coef)

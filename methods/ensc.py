@@ -61,6 +61,11 @@ METHOD = MethodInfo(
             "support_size": Param(100, "reference code: active_support_elastic_net support_size"),
             "max_outer": Param(40, "reference code: active_support_elastic_net maxiter = 40"),
             "n_nonzero": Param(50, "reference code: elastic_net_subspace_clustering n_nonzero"),
+            "normalize_points": Param(
+                False,
+                "reference code: run_mnist.py passes its PCA features unscaled (γ is relative "
+                "to each point's largest coherence, gamma_nz = True)",
+            ),
         },
         features_key("images"): IMAGE_SETTING,
         features_key("text"): TEXT_SETTING,

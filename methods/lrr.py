@@ -28,6 +28,11 @@ METHOD = MethodInfo(
             "tol": Param(1e-8, "reference code: inexact_alm_lrr_l21 tol = 1e-8"),
             "max_iter": Param(1000, "choice: cap (μ reaches μ_max after ~400 iterations)"),
             "power": Param(4, "reference code: lrr_face_seg.m / lrr_motion_seg.m (UUᵀ).^4"),
+            "normalize_points": Param(
+                False,
+                "reference code: lrr_face_seg.m passes the images unscaled (λ weighs ‖E‖₂,₁ "
+                "in the data's own units, so a dataset's scale matters)",
+            ),
         },
         features_key("images"): {
             "lam": Param(

@@ -33,6 +33,11 @@ METHOD = MethodInfo(
             "tol": Param(2e-4, "reference code: admmLasso_mat_func thr = 2e-4"),
             "max_iter": Param(200, "reference code: admmLasso_mat_func maxIter = 200"),
             "dtype": Param("float32", "choice: halves n×n memory and time at n = 10,000"),
+            "normalize_points": Param(
+                False,
+                "reference code: SSC.m passes the data to admmLasso_mat_func unscaled "
+                "(α_z is relative to the data's coherence μ_z, so a common scale does not matter)",
+            ),
         },
         features_key("images"): {"alpha": NO_PUBLISHED_ALPHA},
         features_key("text"): {"alpha": NO_PUBLISHED_ALPHA},

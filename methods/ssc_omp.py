@@ -50,6 +50,12 @@ METHOD = MethodInfo(
                 "reference code: thr = 1e-6 on ‖r‖²/‖x‖, i.e. ε = 1e-3 on unit-norm points",
             ),
             "dtype": Param("float32", "choice: correlations only rank atoms"),
+            "normalize_points": Param(
+                True,
+                "reference code: the authors' MATLAB demos scale every point to unit norm "
+                "(cnormalize_inplace) before OMP_mat_func, as the paper's analysis assumes; "
+                "their Python port leaves it to the caller",
+            ),
         },
         features_key("images"): IMAGE_SETTING,
         features_key("text"): TEXT_SETTING,

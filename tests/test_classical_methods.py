@@ -216,6 +216,33 @@ def test_sklearn_contract(registry, method_id):
     assert twin.n_clusters == 3 and estimator.n_clusters == 5
 
 
+@pytest.mark.parametrize("method_id", METHODS)
+def test_normalize_points_is_the_stated_preprocessing(registry, union, method_id):
+    """With normalize_points, rescaled points give what their unit-norm versions give."""
+    X, _ = union
+    scales = np.random.default_rng(0).uniform(0.1, 50.0, size=(len(X), 1))
+    rescaled = (X * scales).astype(X.dtype)
+    unit = rescaled / np.linalg.norm(rescaled, axis=1, keepdims=True)
+    scaled = _estimator(registry, method_id, normalize_points=True).fit(rescaled)
+    on_unit = _estimator(registry, method_id, normalize_points=False).fit(unit)
+    np.testing.assert_allclose(_dense(scaled.coef_), _dense(on_unit.coef_), atol=1e-5)
+    np.testing.assert_array_equal(scaled.labels_, on_unit.labels_)
+    as_given = _estimator(registry, method_id, normalize_points=False).fit(rescaled)
+    assert not np.allclose(_dense(as_given.coef_), _dense(on_unit.coef_), atol=1e-3)
+
+
+def test_normalize_points_defaults_follow_the_authors_code(registry):
+    """SSC-OMP normalises (the authors' MATLAB demos); SSC, EnSC and LRR take data as given."""
+    defaults = {m: registry.method(m).params_for("*")["normalize_points"] for m in METHODS}
+    assert {m: p.value for m, p in defaults.items()} == {
+        "ssc": False,
+        "ensc": False,
+        "ssc-omp": True,
+        "lrr": False,
+    }
+    assert all(p.source.startswith("reference code:") for p in defaults.values())
+
+
 BAD_PARAMS = [
     ("ssc", {"alpha": 0.5}, "alpha must be > 1"),
     ("ssc", {"dtype": "float16"}, "dtype must be one of"),
@@ -227,6 +254,7 @@ BAD_PARAMS = [
     ("ssc-omp", {"eps": -1.0}, "eps must be >= 0"),
     ("lrr", {"lam": -1.0}, "lam .* must be > 0"),
     ("lrr", {"power": 0}, "power must be a positive integer"),
+    ("ssc-omp", {"normalize_points": "yes"}, "normalize_points must be True or False"),
 ]
 
 

@@ -61,6 +61,7 @@ class EnSC(SelfExpressiveClustering):
         support_size: int = 100,
         max_outer: int = 40,
         n_nonzero: int = 50,
+        normalize_points: bool = False,
         random_state: int | None = None,
     ) -> None:
         self.n_clusters = n_clusters
@@ -70,6 +71,7 @@ class EnSC(SelfExpressiveClustering):
         self.max_outer = max_outer
         self.n_nonzero = n_nonzero
         self.random_state = random_state
+        self.normalize_points = normalize_points
 
     def _check_params(self) -> None:
         if not self.gamma > 1:

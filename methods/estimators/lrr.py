@@ -50,6 +50,7 @@ class LRR(SelfExpressiveClustering):
         tol: float = 1e-8,
         max_iter: int = 1000,
         power: int = 4,
+        normalize_points: bool = False,
         random_state: int | None = None,
     ) -> None:
         self.n_clusters = n_clusters
@@ -58,6 +59,7 @@ class LRR(SelfExpressiveClustering):
         self.max_iter = max_iter
         self.power = power
         self.random_state = random_state
+        self.normalize_points = normalize_points
 
     def _check_params(self) -> None:
         if not self.lam > 0:

@@ -60,6 +60,7 @@ class SSC(SelfExpressiveClustering):
         tol: float = 2e-4,
         max_iter: int = 200,
         dtype: str = "float32",
+        normalize_points: bool = False,
         random_state: int | None = None,
     ) -> None:
         self.n_clusters = n_clusters
@@ -68,6 +69,7 @@ class SSC(SelfExpressiveClustering):
         self.max_iter = max_iter
         self.dtype = dtype
         self.random_state = random_state
+        self.normalize_points = normalize_points
 
     def _check_params(self) -> None:
         if not self.alpha > 1:

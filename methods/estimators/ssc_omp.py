@@ -32,8 +32,10 @@ class SSCOMP(SelfExpressiveClustering):
     until ‖r_k‖₂ ≤ ε‖x_j‖₂ or k = k_max; c_j solves the least squares problem on S_k
     (the paper's ``c_j = argmin ‖x_j − X_S c‖₂``). The paper states ‖r‖ ≤ ε for
     unit-norm points; the relative form is the same there (the reference code's
-    ``‖r‖² < thr·‖x‖`` with thr = 1e-6 is ε = 1e-3 on unit-norm points). Data are not
-    renormalised here: that is the dataset's preprocessing.
+    ``‖r‖² < thr·‖x‖`` with thr = 1e-6 is ε = 1e-3 on unit-norm points). With
+    ``normalize_points`` (the default, as the paper's analysis and the authors' MATLAB
+    demos have it) every point is scaled to unit ℓ2 norm first; OMP's atom choice by
+    |x_iᵀr| otherwise favours points of large norm.
 
     Vectorised over points: a block of points advances one OMP step at a time, with
     all residual correlations from one (block×D)·(D×n) product in ``dtype`` and the
@@ -51,6 +53,7 @@ class SSCOMP(SelfExpressiveClustering):
         kmax: int = 10,
         eps: float = 1e-3,
         dtype: str = "float32",
+        normalize_points: bool = True,
         random_state: int | None = None,
     ) -> None:
         self.n_clusters = n_clusters
@@ -58,6 +61,7 @@ class SSCOMP(SelfExpressiveClustering):
         self.eps = eps
         self.dtype = dtype
         self.random_state = random_state
+        self.normalize_points = normalize_points
 
     def _check_params(self) -> None:
         if not isinstance(self.kmax, int | np.integer) or self.kmax < 1:
