@@ -20,10 +20,13 @@ import numpy as np
 if TYPE_CHECKING:
     from benchmark.meta import MetaSource
 
-PROCESS_BASELINE_MB = 450
+PROCESS_BASELINE_MB = 170
 """Memory of a task process before the method allocates anything (interpreter, numpy,
-scipy, scikit-learn, torch and the loaded plugins; measured about 420 MiB). Memory
-estimates add it to what the method itself needs."""
+scipy, scikit-learn and the loaded plugins; ``python -m benchmark.perf`` measured 157 MiB
+for the classical methods, whose tasks import no torch). Memory estimates add it to what
+the method itself needs."""
+TORCH_PROCESS_BASELINE_MB = 450
+"""The same for a task that imports PyTorch (measured about 420 MiB)."""
 
 ALL_DATASETS = "*"
 """Key of :attr:`MethodInfo.defaults` whose entries apply to every dataset."""

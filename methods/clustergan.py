@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from benchmark.plugins import PROCESS_BASELINE_MB, MethodInfo, Param
+from benchmark.plugins import TORCH_PROCESS_BASELINE_MB, MethodInfo, Param
 
 IMAGE_SIDE = 32
 """Side of the square images the image networks take (n, 1, 32, 32)."""
@@ -73,7 +73,7 @@ def clustergan_memory_mb(n: int, d: int) -> float:
         for shape in ((1, IMAGE_SIDE, IMAGE_SIDE), (d,))
     ]
     weights_mb = max(counts) * 4 / 2**20
-    return PROCESS_BASELINE_MB + 7 * weights_mb + 2 * n * d * 4 / 2**20 + 100
+    return TORCH_PROCESS_BASELINE_MB + 7 * weights_mb + 2 * n * d * 4 / 2**20 + 100
 
 
 BUDGET = (

@@ -18,6 +18,7 @@ from benchmark.spectral import symmetric_affinity
 _DECLARATION = load_module(Path(__file__).resolve().parents[1] / "ensc.py")
 POINT_BLOCK: int = _DECLARATION.POINT_BLOCK
 GRAM_BLOCK: int = _DECLARATION.GRAM_BLOCK
+ROW_BLOCK_BYTES: int = _DECLARATION.ROW_BLOCK_BYTES
 
 FEATURE_SIGN_TOL = 1e-9
 """Optimality tolerance of the subproblem solver, relative to λ."""
@@ -153,7 +154,8 @@ class OrgenSolver:
         S = self.support[points, :width]
         gam = self.gam[points]
         G, b = self._restricted_gram(points, S)
-        c = _feature_sign(G, b, gam, self.tau, self.coef[points, :width])
+        c = _feature_sign(G, b, gam, self.tau, self.coef[points, :width])  # G overwritten
+        del G
         nonzero = c != 0
         C_block = sp.csr_matrix(
             (c[nonzero], (np.nonzero(nonzero)[0], S[nonzero])), shape=(points.size, len(self.X_pad))
@@ -167,23 +169,29 @@ class OrgenSolver:
         stalled = self.objective[points] - objective < 1e-10 * self.objective[points]
         self.objective[points] = objective
         self.coef[points, :width] = c
-        # oracle δ = γ(x_j − X_T c); violators: |x_iᵀδ| > λ outside T ∪ {j}
-        violation = np.abs(residual @ self.X_pad.T) * gam[:, None]  # column n: padding
-        np.put_along_axis(violation, S, 0.0, axis=1)
-        violation[np.arange(points.size), points] = 0.0
-        over = violation > self.tau + 1e-10
-        finished = stalled | ~over.any(axis=1)
-        self.done[points[finished]] = True
-        for r in np.flatnonzero(~finished):
-            self._grow(points[r], S[r], c[r], violation[r], over[r])
+        # oracle δ = γ(x_j − X_T c); violators: |x_iᵀδ| > λ outside T ∪ {j}, a few rows
+        # of the block at a time so that no block × n array is held whole
+        rows_at_once = _rows_within_budget(len(self.X_pad))
+        for r0 in range(0, points.size, rows_at_once):
+            rows = np.arange(r0, min(r0 + rows_at_once, points.size))
+            violation = residual[rows] @ self.X_pad.T  # column n: padding
+            np.abs(violation, out=violation)
+            violation *= gam[rows, None]
+            np.put_along_axis(violation, S[rows], 0.0, axis=1)
+            violation[np.arange(rows.size), points[rows]] = 0.0
+            for r, row in zip(rows, violation, strict=True):
+                violators = np.flatnonzero(row > self.tau + 1e-10)
+                if stalled[r] or violators.size == 0:
+                    self.done[points[r]] = True
+                else:
+                    self._grow(points[r], S[r], c[r], violators, row[violators])
 
     def _grow(
-        self, j: int, S: np.ndarray, c: np.ndarray, violation: np.ndarray, over: np.ndarray
+        self, j: int, S: np.ndarray, c: np.ndarray, added: np.ndarray, scores: np.ndarray
     ) -> None:
-        """T ← supp(c) ∪ violators (most violating first), as in the reference code."""
+        """T ← supp(c) ∪ violators ``added`` (largest ``scores`` first), as the reference code."""
         keep = np.abs(c) > 1e-10
         active, active_coef = S[keep], c[keep]
-        added = np.flatnonzero(over)
         limit = int(self.size_limit[j])
         if active.size > 0.8 * limit:
             # at least one more point: round(1.1·limit) = limit for limit <= 4, and then
@@ -193,7 +201,7 @@ class OrgenSolver:
             self.size_limit[j] = limit
         room = max(limit - active.size, 0)
         if added.size > room:
-            added = added[np.argsort(-violation[added], kind="stable")[:room]]
+            added = added[np.argsort(-scores, kind="stable")[:room]]
         new_length = active.size + added.size
         if new_length > self.support.shape[1]:
             self._widen(new_length)
@@ -235,20 +243,26 @@ class OrgenSolver:
         return sp.csr_matrix((vals.ravel()[keep], (rows[keep], cols.ravel()[keep])), shape=(n, n))
 
 
-def _nearest_by_coherence(
-    X: np.ndarray, size: int, block: int = 1024
-) -> tuple[np.ndarray, np.ndarray]:
+def _rows_within_budget(n: int) -> int:
+    """Rows of an (rows × n) float64 work array that fit in ``ROW_BLOCK_BYTES``."""
+    return max(1, ROW_BLOCK_BYTES // (8 * n))
+
+
+def _nearest_by_coherence(X: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """max_{i≠j}|x_iᵀx_j| and the ``size`` most coherent other points, for every j."""
     n = X.shape[0]
+    block = _rows_within_budget(n)
     peak = np.empty(n)
     support = np.empty((n, size), dtype=np.int64)
     for j0 in range(0, n, block):
-        coherence = np.abs(X[j0 : j0 + block] @ X.T)
+        coherence = X[j0 : j0 + block] @ X.T
+        np.abs(coherence, out=coherence)
         rows = np.arange(coherence.shape[0])
         coherence[rows, j0 + rows] = -1.0  # never the point itself
         peak[j0 : j0 + block] = coherence.max(axis=1)
         if size < n - 1:
-            support[j0 : j0 + block] = np.argpartition(-coherence, size - 1, axis=1)[:, :size]
+            np.negative(coherence, out=coherence)
+            support[j0 : j0 + block] = np.argpartition(coherence, size - 1, axis=1)[:, :size]
         else:
             order = np.argsort(-coherence, axis=1)
             support[j0 : j0 + block] = order[:, :size]
@@ -266,10 +280,12 @@ def _feature_sign(
     coefficient with the largest |(Hc − h)_i| > λ, sign −sign((Hc − h)_i); (b) solve
     H_AA c_A = h_A − λθ_A on the active set A; (c) move to the best point of the segment
     (its end or a zero crossing), dropping coefficients that reach zero. Warm-started
-    from ``c0`` (A = supp(c0)); the objective decreases at every step.
+    from ``c0`` (A = supp(c0)); the objective decreases at every step. ``G`` is
+    overwritten by H (the block's largest array, B×s×s, is not copied).
     """
     B, s, _ = G.shape
-    H = gam[:, None, None] * G
+    H = G
+    H *= gam[:, None, None]
     H[:, np.arange(s), np.arange(s)] += 1.0 - lam
     h = gam[:, None] * b
     c_out = c0.copy()
