@@ -142,16 +142,28 @@ def reference_keep_fraction(n_clusters: int) -> float:
     return max(0.4 - 0.1 * (n_clusters - 1) / 10, 0.1)
 
 
+def reference_subspace_dim(n_points: int, n_clusters: int) -> int:
+    """DSC-Net's ``d`` of ``post_proC`` from the cluster size: a third of a cluster's other
+    points, (n/K − 1) // 3, capped at 10 and at least 1.
+
+    This gives the reference code's own choices, d = 10 for Extended Yale B (64 images per
+    class) and d = 3 for ORL (10 per class), and keeps r = d·K + 1 below n, where the
+    readout would otherwise take nearly every singular vector (d = 10 at K = 40, n = 400
+    asks for r = 401 > n − 1)."""
+    return max(1, min(10, (n_points // n_clusters - 1) // 3))
+
+
 def dsc_postprocess(
     coef: np.ndarray,
     n_clusters: int,
-    subspace_dim: int,
+    subspace_dim: int | str,
     alpha: float,
     keep_fraction: float | str = 1.0,
 ) -> np.ndarray:
     """Affinity of DSC-Net's ``post_proC`` after the ``thrC`` threshold.
 
-    ``keep_fraction="auto"`` is :func:`reference_keep_fraction` of ``n_clusters``.
+    ``keep_fraction="auto"`` is :func:`reference_keep_fraction` of ``n_clusters``,
+    ``subspace_dim="auto"`` :func:`reference_subspace_dim` of n and ``n_clusters``.
 
     ``coef`` is C in the papers' orientation (column j writes point j; ``X ≈ XC``), as
     every self-expressive method here returns it. The DSC-Net reference code's
@@ -166,6 +178,8 @@ def dsc_postprocess(
     """
     if keep_fraction == "auto":
         keep_fraction = reference_keep_fraction(n_clusters)
+    if subspace_dim == "auto":
+        subspace_dim = reference_subspace_dim(np.shape(coef)[0], n_clusters)
     C = keep_largest(np.asarray(coef).T, float(keep_fraction))
     C = 0.5 * (C + C.T)
     r = min(subspace_dim * n_clusters + 1, C.shape[0] - 1)

@@ -9,6 +9,7 @@ from benchmark.spectral import (
     dsc_postprocess,
     keep_largest,
     reference_keep_fraction,
+    reference_subspace_dim,
     spectral_clustering,
     symmetric_affinity,
 )
@@ -67,6 +68,21 @@ def test_disconnected_components_beyond_the_dense_solver_size():
     assert A.shape[0] > DENSE_EIGH_MAX_N
     labels = spectral_clustering(0.5 * (A + A.T), k, random_state=0)
     assert clustering_accuracy(np.repeat(np.arange(k), n_per), labels) == 1.0
+
+
+def test_reference_subspace_dim_follows_the_cluster_size():
+    assert reference_subspace_dim(38 * 64, 38) == 10  # DSC-Net EYaleB: d = 10
+    assert reference_subspace_dim(400, 40) == 3  # DSC-Net ORL: d = 3
+    assert reference_subspace_dim(1000, 10) == 10  # capped
+    assert reference_subspace_dim(8, 4) == 1  # at least one
+    for n, k in ((400, 40), (60, 10), (5000, 10)):
+        assert reference_subspace_dim(n, k) * k + 1 < n  # r stays below n
+    A, _ = block_affinity(12, 5, noise=0.05, seed=2)  # 12 per cluster: d = 3
+    np.fill_diagonal(A, 0)
+    np.testing.assert_allclose(
+        dsc_postprocess(A, 5, subspace_dim="auto", alpha=3, keep_fraction=0.5),
+        dsc_postprocess(A, 5, subspace_dim=3, alpha=3, keep_fraction=0.5),
+    )
 
 
 def test_reference_keep_fraction_follows_the_number_of_clusters():

@@ -159,7 +159,7 @@ def curriculum_count(size: int, step: int, start: float, growth: float, floor: f
 def estimate_clusters(
     coef: np.ndarray,
     n_clusters: int,
-    subspace_dim: int,
+    subspace_dim: int | str,
     alpha: float,
     keep_fraction: float | str,
     seed: int,
@@ -292,7 +292,7 @@ class SubspaceDiscriminator(Auxiliary):
         labels = estimate_clusters(
             coef.detach().cpu().numpy(),
             self.n_clusters,
-            int(est.train_subspace_dim),
+            est.train_subspace_dim,
             float(est.train_alpha),
             est.train_keep_fraction,
             self.seed,
