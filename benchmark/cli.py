@@ -282,6 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(tuning)
     _out(tuning)
     tuning.add_argument("--save", help="also write the summary (markdown) to this file")
+    tuning.add_argument(
+        "--held-out",
+        metavar="DATASET",
+        help="choose each setting by its mean ACC over the other datasets of the search and "
+        "report where the choice lands on this one (for settings meant to transfer)",
+    )
 
     report = commands.add_parser(
         "report",
@@ -627,7 +633,7 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
 
 def cmd_tuning(args: argparse.Namespace, registry: Registry) -> int:
     """``tuning``: the summary of a parameter search and its best settings."""
-    from benchmark.tuning import search_report
+    from benchmark.tuning import across_datasets, format_across, search_report, search_summary
 
     store = Store(args.out)
     records = store.records()
@@ -635,6 +641,16 @@ def cmd_tuning(args: argparse.Namespace, registry: Registry) -> int:
         print(f"error: no records in {store.records_dir}", file=sys.stderr)
         return EXIT_USAGE
     text = search_report(records)
+    if args.held_out:
+        try:
+            table = across_datasets(search_summary(records), args.held_out)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        text += (
+            f"\n## Chosen across datasets, checked on {args.held_out} (held out)\n\n"
+            + format_across(table, args.held_out)
+        )
     if args.save:
         Path(args.save).parent.mkdir(parents=True, exist_ok=True)
         Path(args.save).write_text(text)

@@ -6,6 +6,11 @@ output folder. :func:`search_summary` groups its records by method, readout vari
 dataset configuration and the parameters that vary, and averages each metric over the
 seeds; :func:`best_settings` names the setting with the highest mean ACC per group.
 The choice and its table go into the method's ``Param`` sources (``transfer:<where>:``).
+
+Settings meant for data nobody has tuned on (a method's ``"*"`` defaults) are chosen
+across several datasets and checked on one the choice did not see:
+:func:`across_datasets` ranks each setting by its mean ACC over the search datasets and
+reports where the chosen one lands on the held-out dataset.
 """
 
 from __future__ import annotations
@@ -113,3 +118,73 @@ def search_report(records: Iterable[dict[str, Any]]) -> str:
         + format_summary(best)
         + "\n"
     )
+
+
+def _data_label(row: pd.Series, data_columns: Sequence[str]) -> str:
+    extra = ", ".join(f"{c[2:]}={row[c]}" for c in data_columns if row[c] != "")
+    return f"{row['dataset']} (n={row['n_points']}{', ' + extra if extra else ''})"
+
+
+def across_datasets(summary: pd.DataFrame, held_out: str) -> pd.DataFrame:
+    """Per method, readout and setting: mean ACC on each dataset, their mean over the
+    datasets other than ``held_out`` (the choice's score), and the held-out ACC.
+
+    Rows sorted best first within each method and readout; ``chosen`` marks the setting
+    of highest score, ``held_out_rank`` its place among the settings on the held-out
+    dataset (1 = the setting the held-out labels would have picked). A setting missing
+    on some search dataset gets no score.
+    """
+    if summary.empty:
+        return summary
+    setting = [c for c in summary.columns if c.startswith("p.")]
+    data_columns = [c for c in summary.columns if c.startswith("d.")]
+    if held_out not in set(summary["dataset"]):
+        known = sorted(set(summary["dataset"]))
+        raise ValueError(f"held-out dataset {held_out!r} is not in the search; it has {known}")
+    frame = summary.copy()
+    frame["data"] = [_data_label(row, data_columns) for _, row in frame.iterrows()]
+    group = ["method", "variant", *setting]
+    wide = frame.pivot_table(index=group, columns="data", values="acc_mean", dropna=False)
+    held = [c for c in wide.columns if c.startswith(f"{held_out} (")]
+    search = [c for c in wide.columns if c not in held]
+    if not search:
+        raise ValueError("the search needs at least one dataset besides the held-out one")
+    wide["score"] = wide[search].mean(axis=1, skipna=False)
+    wide["held_out"] = wide[held].mean(axis=1)
+    wide = wide.reset_index()
+    rows = []
+    for _, block in wide.groupby(["method", "variant"], dropna=False):
+        block = block.sort_values("score", ascending=False, na_position="last").copy()
+        block["chosen"] = False
+        if block["score"].notna().any():
+            block.loc[block["score"].idxmax(), "chosen"] = True
+        block["held_out_rank"] = block["held_out"].rank(ascending=False, method="min")
+        rows.append(block)
+    return pd.concat(rows, ignore_index=True)
+
+
+def format_across(table: pd.DataFrame, held_out: str) -> str:
+    """Markdown of :func:`across_datasets`, with one line per method and readout saying
+    what the choice gives on the held-out dataset against the best setting there."""
+    if table.empty:
+        return "(no finished records)"
+    shown = table.copy()
+    numeric = [c for c in shown.columns if c not in ("method", "variant", "chosen")]
+    numeric = [c for c in numeric if not c.startswith("p.") and c != "held_out_rank"]
+    for column in numeric:
+        shown[column] = shown[column].map(lambda v: "-" if pd.isna(v) else f"{v:.3f}")
+    shown["chosen"] = shown["chosen"].map({True: "**chosen**", False: ""})
+    lines = [shown.to_markdown(index=False, disable_numparse=True), ""]
+    for (method, variant), block in table.groupby(["method", "variant"], dropna=False):
+        chosen = block[block["chosen"]]
+        if chosen.empty or chosen["held_out"].isna().all():
+            lines.append(f"- {method}{'[' + variant + ']' if variant else ''}: no held-out run")
+            continue
+        pick = chosen.iloc[0]
+        lines.append(
+            f"- {method}{'[' + variant + ']' if variant else ''}: the choice gives "
+            f"{pick['held_out']:.3f} on {held_out} (rank {int(pick['held_out_rank'])} of "
+            f"{int(block['held_out'].notna().sum())}; the best setting there: "
+            f"{block['held_out'].max():.3f})"
+        )
+    return "\n".join(lines) + "\n"

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from benchmark.data import REPORTED_SEEDS, TUNING_SEEDS, balanced_indices, held_out_indices
-from benchmark.tuning import best_settings, format_summary, search_summary
+from benchmark.tuning import (
+    across_datasets,
+    best_settings,
+    format_across,
+    format_summary,
+    search_summary,
+)
 
 
 def record(lam: float, seed: int, acc: float, variant: str = "", space: str = "bbc") -> dict:
@@ -69,3 +75,48 @@ def test_tuning_command_prints_every_setting_and_the_best(tmp_path, capsys):
     assert "0.600 ± 0.141" in text  # λ1 = 1: seeds 100 and 101
     assert "0.800 ± 0.000" in best and "0.600" not in best  # λ1 = 10 wins
     assert main(["tuning", "--out", str(tmp_path / "empty")]) == 2
+
+
+def across_record(dataset: str, lam: float, seed: int, acc: float) -> dict:
+    return {**record(lam, seed, acc), "dataset": dataset, "n_points": 1000}
+
+
+def test_settings_chosen_across_datasets_are_checked_on_the_held_out_one():
+    scores = {  # (dataset, λ1) -> ACC; λ1 = 1 wins on mnist + omniglot, λ1 = 10 on F-MNIST
+        ("mnist", 1): 0.8, ("mnist", 10): 0.6, ("mnist", 100): 0.5,
+        ("omniglot", 1): 0.5, ("omniglot", 10): 0.6, ("omniglot", 100): 0.4,
+        ("fashion-mnist", 1): 0.55, ("fashion-mnist", 10): 0.6, ("fashion-mnist", 100): 0.3,
+    }  # fmt: skip
+    records = [
+        across_record(dataset, lam, seed, acc + 0.01 * (seed - 100))
+        for (dataset, lam), acc in scores.items()
+        for seed in (100, 101)
+    ]
+    table = across_datasets(search_summary(records), held_out="fashion-mnist")
+    chosen = table[table["chosen"]]
+    assert chosen["p.lambda1"].tolist() == [1]  # mean 0.655 over mnist and omniglot
+    assert chosen["score"].item() == pytest.approx((0.805 + 0.505) / 2)
+    assert chosen["held_out"].item() == pytest.approx(0.555)
+    assert chosen["held_out_rank"].item() == 2  # λ1 = 10 would have been best there
+    text = format_across(table, "fashion-mnist")
+    assert "the choice gives 0.555 on fashion-mnist (rank 2 of 3" in text
+    assert "the best setting there: 0.605" in text
+    with pytest.raises(ValueError, match="not in the search"):
+        across_datasets(search_summary(records), held_out="notmnist")
+
+
+def test_tuning_command_with_a_held_out_dataset(tmp_path, capsys):
+    from benchmark.cli import main
+    from benchmark.store import Store
+
+    store = Store(tmp_path)
+    rows = [("mnist", 1, 0.8), ("mnist", 10, 0.6), ("omniglot", 1, 0.7), ("omniglot", 10, 0.5)]
+    rows += [("fashion-mnist", 1, 0.4), ("fashion-mnist", 10, 0.5)]
+    for i, (dataset, lam, acc) in enumerate(rows):
+        store.write_record({**across_record(dataset, lam, 100, acc), "task_id": f"{i:016x}"})
+    assert main(["tuning", "--out", str(tmp_path), "--held-out", "fashion-mnist"]) == 0
+    text = capsys.readouterr().out
+    assert "checked on fashion-mnist (held out)" in text
+    assert "the choice gives 0.400 on fashion-mnist (rank 2 of 2" in text
+    assert main(["tuning", "--out", str(tmp_path), "--held-out", "bbc"]) == 2
+    assert "not in the search" in capsys.readouterr().err
