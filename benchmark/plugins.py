@@ -46,6 +46,10 @@ def features_key(kind: str) -> str:
     return f"features:{kind}"
 
 
+NOT_ADDED_LATER = object()
+"""Marks a :class:`Param` that existed when the first results were recorded."""
+
+
 @dataclass(frozen=True)
 class Param:
     """A hyper-parameter value together with where it comes from.
@@ -60,10 +64,17 @@ class Param:
     * ``oracle: ...``: chosen with the evaluated data's own labels (marked variants only);
     * ``choice: ...``: a fixed choice that looked at no data's labels or results
       (a batch size, an iteration cap, a preprocessing convention).
+
+    ``added_at``: for a parameter added after results existed, the value that does what
+    the code did before it existed. A task whose value equals it keeps the id it had
+    without the parameter (see :meth:`benchmark.tasks.Task.identity`), so adding a switch
+    does not orphan finished records; its record states the value under
+    ``implicit_params`` (tables group such a task with the earlier ones).
     """
 
     value: Any
     source: str
+    added_at: Any = field(default=NOT_ADDED_LATER, compare=False)
 
 
 SOURCE_KINDS = ("paper", "reference", "transfer", "label-free", "oracle", "choice", "command-line")

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from benchmark.meta import MetaSourceError, resolve_meta_source
+from benchmark.plugins import NOT_ADDED_LATER
 from benchmark.registry import Registry, did_you_mean
 
 
@@ -35,12 +36,15 @@ class Task:
     memory_estimate_mb: float | None = None
     meta_source: dict[str, Any] | None = None
     meta_path: str | None = None
+    identity_omits: tuple[str, ...] = ()
 
     def identity(self) -> dict[str, Any]:
         """The configuration that defines the task (what its id hashes).
 
         A resolved meta source (:mod:`benchmark.meta`) is part of it; tasks without one
-        keep the ids they had before meta sources existed.
+        keep the ids they had before meta sources existed. Likewise ``identity_omits``
+        names parameters added later that hold the value reproducing the code before them
+        (``Param.added_at``): left out here, so those tasks keep their earlier ids.
         """
         identity = {
             "method": self.method,
@@ -48,7 +52,7 @@ class Task:
             "n_points": self.n_points,
             "seed": self.seed,
             "variant": self.variant,
-            "params": self.params,
+            "params": {k: v for k, v in self.params.items() if k not in self.identity_omits},
             "dataset_params": self.dataset_params,
         }
         if self.meta_source is not None:
@@ -74,7 +78,7 @@ class Task:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Task:
         """Inverse of :meth:`to_dict`."""
-        return cls(**data)
+        return cls(**{**data, "identity_omits": tuple(data.get("identity_omits", ()))})
 
 
 class GridError(ValueError):
@@ -223,6 +227,11 @@ def expand_grid(
                     _grid(method_grid), _grid(data_grid), dataset_sizes, seeds
                 ):
                     params = {**base, **variant_params, **method_choice}
+                    omits = tuple(
+                        name
+                        for name, p in defaults.items()
+                        if p.added_at is not NOT_ADDED_LATER and params[name] == p.added_at
+                    )
                     data_params = {**base_data, **data_choice}
                     dim = dataset.dim(**data_params) if dataset.dim else None
                     try:
@@ -249,6 +258,7 @@ def expand_grid(
                                 else None
                             ),
                             meta_source=meta,
+                            identity_omits=omits,
                             meta_path=(
                                 None
                                 if meta is None

@@ -109,13 +109,15 @@ def task_of(record: dict[str, Any], registry: Registry) -> Task:
         }
     else:
         meta_fields = {}
+    implicit = record.get("implicit_params") or {}
     task = Task(
         method=record["method"],
         dataset=record["dataset"],
         n_points=int(record["n_points"]),
         seed=int(record["seed"]),
         variant=record.get("variant") or "",
-        params=record["params"],
+        params={**record["params"], **implicit},
+        identity_omits=tuple(implicit),
         dataset_params=record["dataset_params"],
         method_path=registry.ref("method", record["method"]).path,
         dataset_path=registry.ref("dataset", record["dataset"]).path,

@@ -72,6 +72,7 @@ def base_record(task: Task, attempt_id: str, log_path: str | None = None) -> dic
         "task_id": task.task_id,
         "attempt_id": attempt_id,
         **task.identity(),
+        "implicit_params": {name: task.params[name] for name in task.identity_omits},
         "param_sources": task.param_sources,
         **_tuning(task.param_sources),
         "status": "failed",
