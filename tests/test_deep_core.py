@@ -15,6 +15,7 @@ from benchmark.deep import (
     check_finetune_memory,
 )
 from benchmark.deep.coefficient_adam import CoefficientAdam
+from benchmark.deep.estimator import scale_input
 from benchmark.metrics import clustering_accuracy
 from tests.deep_fixtures import KilledAfterSaves, small_model
 
@@ -163,3 +164,21 @@ def test_unknown_regularizer_is_refused(nonlinear_union):
     X, _ = nonlinear_union
     with pytest.raises(ValueError, match="choose one of"):
         small_model(regularizer="l3").fit(X)
+
+
+def test_unit_rms_input_makes_the_weights_scale_free(nonlinear_union):
+    """With input_scale='unit-rms', 256·X (an exact scaling) trains as X; as given, not."""
+    X, _ = nonlinear_union
+    X = np.abs(X)  # like pixels: non-negative
+    scaled = scale_input(256 * X, "unit-rms")
+    np.testing.assert_array_equal(scaled, scale_input(X, "unit-rms"))
+    assert np.mean(scaled.astype(np.float64) ** 2) == pytest.approx(1.0, rel=1e-6)
+    short = {"pretrain_epochs": 5, "finetune_epochs": 10}
+    unit = small_model(input_scale="unit-rms", **short).fit(X)
+    unit_256 = small_model(input_scale="unit-rms", **short).fit(256 * X)
+    np.testing.assert_array_equal(unit_256.coef_, unit.coef_)
+    given = small_model(**short).fit(X)
+    given_256 = small_model(**short).fit(256 * X)
+    assert not np.allclose(given_256.coef_, given.coef_, atol=1e-3)
+    with pytest.raises(ValueError, match="input_scale must be one of"):
+        small_model(input_scale="z-score").fit(X)

@@ -269,3 +269,10 @@ def test_meta_data_reaches_lrsc_through_the_runner(tmp_path):
     deep = tmp_path / "data-home" / "deep"
     assert len(list((deep / "teachers").glob("*.pt"))) == 1  # trained on the meta data
     assert len(list((deep / "meta-learners").glob("*.pt"))) == 1
+
+
+def test_lrsc_refuses_to_scale_its_target_alone():
+    from benchmark.deep.lrsc import LRSC
+
+    with pytest.raises(ValueError, match="would scale the target alone"):
+        LRSC(n_clusters=2, input_scale="unit-rms")._self_expression(np.ones((4, 3), np.float32))

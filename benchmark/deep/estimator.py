@@ -50,6 +50,28 @@ READOUT_AND_RUNTIME_PARAMS = frozenset(
     }
 )
 """Parameters that do not change the fine-tuned C (kept out of the coefficient cache key)."""
+IN_THE_DATA_DIGEST = frozenset({"input_scale"})
+"""Parameters whose effect the cache keys already hold through the digest of the data."""
+
+INPUT_SCALES = ("as-given", "unit-rms")
+"""``input_scale``: the data as the dataset gives them, or scaled to mean square 1 per entry."""
+
+
+def scale_input(X: np.ndarray, input_scale: str) -> np.ndarray:
+    """``X`` as given, or divided by its root mean square entry (``"unit-rms"``; in float64,
+    then float32), so that the loss weights mean the same at any scale of the data: the
+    reconstruction and self-expression terms grow with the square of the data's scale while
+    R(C) does not, and X·s gives the input X gives (up to rounding; exactly when s is a
+    power of two)."""
+    if input_scale not in INPUT_SCALES:
+        raise ValueError(f"input_scale must be one of {INPUT_SCALES}, got {input_scale!r}")
+    if input_scale == "as-given":
+        return X
+    wide = X.astype(np.float64)
+    rms = float(np.sqrt(np.mean(wide**2)))
+    if rms == 0:
+        raise ValueError("input_scale='unit-rms' needs data that are not all zero")
+    return (wide / rms).astype(np.float32)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -95,7 +117,9 @@ class DeepSelfExpressiveClustering(SelfExpressiveClustering):
     (``use_cache``; see :mod:`benchmark.deep.artifact_cache`), so methods sharing a
     pretraining pretrain once and the readout variants of a method fine-tune once. With
     a ``checkpoint``, the state is saved every ``checkpoint.every`` epochs of either
-    stage and a rerun resumes from it. Before C is allocated the memory need (core and
+    stage and a rerun resumes from it. ``input_scale`` (:func:`scale_input`) takes the
+    data as given or at unit root mean square, where λ1 and λ2 do not depend on the
+    data's scale. Before C is allocated the memory need (core and
     extra terms) is checked against ``memory_budget_mb`` (default: free memory).
 
     Subclasses declare only their own parameters in ``__init__`` and pass the rest on
@@ -132,6 +156,7 @@ class DeepSelfExpressiveClustering(SelfExpressiveClustering):
         post_subspace_dim: int = 12,
         post_alpha: float = 8.0,
         post_keep_fraction: float = 1.0,
+        input_scale: str = "as-given",
         device: str = "auto",
         memory_budget_mb: float | None = None,
         use_cache: bool = True,
@@ -156,6 +181,7 @@ class DeepSelfExpressiveClustering(SelfExpressiveClustering):
         self.post_subspace_dim = post_subspace_dim
         self.post_alpha = post_alpha
         self.post_keep_fraction = post_keep_fraction
+        self.input_scale = input_scale
         self.device = device
         self.memory_budget_mb = memory_budget_mb
         self.use_cache = use_cache
@@ -228,9 +254,10 @@ class DeepSelfExpressiveClustering(SelfExpressiveClustering):
                 f"expected vectors (n, D) or images (n, C, H, W), got an array of shape {X.shape}"
             )
         if X.ndim == 2:
-            return super()._validate_input(X).astype(np.float32, copy=False)
-        super()._validate_input(X.reshape(X.shape[0], -1))
-        return np.ascontiguousarray(X, dtype=np.float32)
+            X = super()._validate_input(X)
+        else:
+            super()._validate_input(X.reshape(X.shape[0], -1))
+        return np.ascontiguousarray(scale_input(X, self.input_scale), dtype=np.float32)
 
     # -- cache keys ---------------------------------------------------------------
 
@@ -255,7 +282,9 @@ class DeepSelfExpressiveClustering(SelfExpressiveClustering):
         """Every parameter that shapes the fine-tuned C (not the readout, not the runtime)."""
         params = self.get_params(deep=False)
         return {
-            name: params[name] for name in sorted(params) if name not in READOUT_AND_RUNTIME_PARAMS
+            name: params[name]
+            for name in sorted(params)
+            if name not in READOUT_AND_RUNTIME_PARAMS | IN_THE_DATA_DIGEST
         }
 
     # -- the two stages -----------------------------------------------------------

@@ -419,6 +419,12 @@ class LRSC(DeepSelfExpressiveClustering):
         return settings
 
     def _self_expression(self, X: np.ndarray) -> np.ndarray:
+        if self.input_scale != "as-given":
+            raise ValueError(
+                "LRSC takes its target and meta data as the datasets give them; "
+                f"input_scale={self.input_scale!r} would scale the target alone. Use "
+                "input_scale='as-given' (DSCN, DPSC and DASC accept 'unit-rms')."
+            )
         self._check_meta_data(X)
         self.stage_seconds_: dict[str, float] = {}
         self.stage_peak_mb_: dict[str, float] = {}

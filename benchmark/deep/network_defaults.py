@@ -55,6 +55,12 @@ NETWORK_DEFAULTS: dict[str, Param] = {
     "coef_init": Param(
         1e-4, "reference code: DSC-Net-L2-EYaleB initialises Coef to 1.0e-4 (diagonal: 0)"
     ),
+    "input_scale": Param(
+        "as-given",
+        "reference code: DSC-Net trains on the data as its loaders give them (images in "
+        "[0, 1]); 'unit-rms' makes λ1 and λ2 independent of the data's scale",
+        added_at="as-given",
+    ),
     "post_process": Param(
         False,
         "paper: LRSC builds the affinity ½(|C|+|Cᵀ|) for spectral clustering; the 'post' "
