@@ -79,12 +79,21 @@ def read_archive(path: Path) -> dict[tuple[str, str, str], np.ndarray]:
 
 
 def load(
-    n_points: int, seed: int, archives: tuple[str, ...], image_size: int, interpolation: str
+    n_points: int,
+    seed: int,
+    archives: tuple[str, ...],
+    image_size: int,
+    interpolation: str,
+    characters: int = 0,
 ) -> DataBundle:
-    """``n_points`` drawings drawn uniformly by ``seed`` from the union of ``archives``."""
+    """``n_points`` drawings drawn uniformly by ``seed`` from the union of ``archives``;
+    with ``characters`` = k > 0, from k characters drawn by ``seed`` (a k-cluster task, the
+    way the other image sets are 10-cluster ones), labels 0..k-1."""
     unknown = sorted(set(archives) - set(ARCHIVES))
     if unknown or not archives:
         raise ValueError(f"omniglot: archives must be among {sorted(ARCHIVES)}, got {archives}")
+    if not isinstance(characters, int) or characters < 0:
+        raise ValueError(f"omniglot: characters must be an integer >= 0, got {characters!r}")
     check_interpolation(interpolation)
     located = {name: locate(FILES[name]) for name in archives}
 
@@ -114,8 +123,23 @@ def load(
         "feature_cache": digest,
         "n_characters": n_classes,
     }
-    indices = subset_indices(len(pool["labels"]), n_points, seed)
-    return image_bundle(pool["images"], pool["labels"], indices, n_classes, info)
+    labels = pool["labels"]
+    if characters == 0:
+        indices = subset_indices(len(labels), n_points, seed)
+        return image_bundle(pool["images"], labels, indices, n_classes, info)
+    if characters > n_classes:
+        raise ValueError(f"omniglot: characters={characters}, but the archives hold {n_classes}")
+    chosen = np.sort(np.random.default_rng(seed).choice(n_classes, characters, replace=False))
+    members = np.flatnonzero(np.isin(labels, chosen))
+    if n_points > members.size:
+        raise ValueError(
+            f"omniglot: {characters} characters have {members.size} drawings, fewer than "
+            f"n_points={n_points}; ask for at most {members.size} (20 per character)"
+        )
+    indices = members[subset_indices(members.size, n_points, seed)]
+    relabelled = np.searchsorted(chosen, labels)  # chosen character i -> label i
+    info["characters_chosen"] = [str(pool["characters"][c]) for c in chosen]
+    return image_bundle(pool["images"], relabelled, indices, characters, info)
 
 
 def fetch() -> None:
@@ -139,6 +163,11 @@ DATASET = DatasetInfo(
         ),
         "image_size": Param(32, "paper: the target images are resized to 32 x 32; same view"),
         "interpolation": Param(INTERPOLATION, "choice: the same resize as the targets"),
+        "characters": Param(
+            0,
+            "choice: 0 = every character (meta data); k > 0 draws k characters by the seed, "
+            "a k-cluster task for choosing settings across image datasets",
+        ),
     },
     fetch=fetch,
     description="Handwritten characters of 50 alphabets; meta-data substitute for miniImageNet.",

@@ -184,6 +184,16 @@ def test_meta_image_substitutes(mirror, datasets):
     assert omniglot.X.mean() < 0.2  # inverted: ink is 1 on a 0 background
     subset = load_default(datasets.dataset("omniglot"), 100, seed=1)
     assert subset.X.shape == (100, 1024)
+    ten = load_default(datasets.dataset("omniglot"), 200, seed=1, characters=10)
+    assert ten.n_clusters == 10 and np.bincount(ten.y).tolist() == [20] * 10
+    assert len(set(ten.info["characters_chosen"])) == 10
+    other = load_default(datasets.dataset("omniglot"), 200, seed=2, characters=10)
+    assert other.info["characters_chosen"] != ten.info["characters_chosen"]
+    # the drawings of a chosen character are the pool's drawings of that character
+    full_rows = {bytes(row): label for row, label in zip(omniglot.X, omniglot.y, strict=True)}
+    assert len({full_rows[bytes(row)] for row in ten.X}) == 10
+    with pytest.raises(ValueError, match="fewer than n_points=300"):
+        load_default(datasets.dataset("omniglot"), 300, seed=1, characters=10)
 
 
 def test_corrupt_and_missing_files_are_clear_errors(mirror, datasets, tmp_path, monkeypatch):
