@@ -70,6 +70,7 @@ METHOD = MethodInfo(
                 False,
                 "reference code: run_mnist.py passes its PCA features unscaled (γ is relative "
                 "to each point's largest coherence, gamma_nz = True)",
+                added_at=False,
             ),
         },
         features_key("images"): IMAGE_SETTING,

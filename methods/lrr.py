@@ -32,6 +32,7 @@ METHOD = MethodInfo(
                 False,
                 "reference code: lrr_face_seg.m passes the images unscaled (λ weighs ‖E‖₂,₁ "
                 "in the data's own units, so a dataset's scale matters)",
+                added_at=False,
             ),
         },
         features_key("images"): {

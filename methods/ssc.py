@@ -37,6 +37,7 @@ METHOD = MethodInfo(
                 False,
                 "reference code: SSC.m passes the data to admmLasso_mat_func unscaled "
                 "(α_z is relative to the data's coherence μ_z, so a common scale does not matter)",
+                added_at=False,
             ),
         },
         features_key("images"): {"alpha": NO_PUBLISHED_ALPHA},
