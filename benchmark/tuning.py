@@ -174,6 +174,7 @@ def format_across(table: pd.DataFrame, held_out: str) -> str:
     for column in numeric:
         shown[column] = shown[column].map(lambda v: "-" if pd.isna(v) else f"{v:.3f}")
     shown["chosen"] = shown["chosen"].map({True: "**chosen**", False: ""})
+    shown["held_out_rank"] = shown["held_out_rank"].map(lambda v: "-" if pd.isna(v) else f"{v:.0f}")
     lines = [shown.to_markdown(index=False, disable_numparse=True), ""]
     for (method, variant), block in table.groupby(["method", "variant"], dropna=False):
         chosen = block[block["chosen"]]

@@ -56,6 +56,23 @@ def test_text_settings_follow_the_kind_of_features_not_the_dataset_id(registry):
     assert registry.dataset("bbc").features == registry.dataset("20newsgroups").features == "text"
 
 
+def test_data_without_settings_get_scale_free_transferred_ones(registry):
+    """'*': unit-rms input and λ1 chosen across MNIST and Omniglot; the paper's datasets keep
+    theirs (data as given), and LRSC, which scales nothing, keeps the image settings."""
+    for method_id in ("dscn-l1", "dscn-l2", "dpsc", "dasc"):
+        anywhere = registry.method(method_id).params_for("synthetic", "vectors")
+        assert anywhere["input_scale"].value == "unit-rms"
+        assert anywhere["lambda1"].value == 0.1
+        assert anywhere["lambda1"].source.startswith("transfer:mnist+omniglot:")
+        for dataset, features in (("fashion-mnist", "images"), ("bbc", "text")):
+            params = registry.method(method_id).params_for(dataset, features)
+            assert params["input_scale"].value == "as-given"
+    images = registry.method("dscn-l2").params_for("notmnist", "images")
+    assert images["lambda1"].value == 0.01
+    lrsc = registry.method("lrsc-l2").params_for("synthetic", "vectors")
+    assert lrsc["input_scale"].value == "as-given" and lrsc["lambda1"].value == 0.01
+
+
 def test_memory_estimate_counts_c_and_its_adam_moments():
     small, large = deep_memory_mb(1000, 1024), deep_memory_mb(10_000, 1024)
     assert small < large

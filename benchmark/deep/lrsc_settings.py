@@ -101,7 +101,12 @@ TRANSFER = (
 def lrsc_settings(regularizer: str) -> dict[str, dict[str, Param]]:
     """LRSC's defaults on DSC-Net's (:func:`dscn_settings`) for ``regularizer``."""
     base = dscn_settings(regularizer)
+    images_as_dscn = base[features_key("images")]
     own = {
+        # LRSC scales no data (its meta data would have to follow): DSC-Net's settings for
+        # data as given, the image ones, stand for data without settings of their own
+        "input_scale": images_as_dscn["input_scale"],
+        "lambda1": images_as_dscn["lambda1"],
         **{name: Param(True, SWITCH_SOURCE) for name in SWITCHES},
         "distillation_weight": Param(
             0.1,
