@@ -177,13 +177,14 @@ def format_across(table: pd.DataFrame, held_out: str) -> str:
     shown["held_out_rank"] = shown["held_out_rank"].map(lambda v: "-" if pd.isna(v) else f"{v:.0f}")
     lines = [shown.to_markdown(index=False, disable_numparse=True), ""]
     for (method, variant), block in table.groupby(["method", "variant"], dropna=False):
+        label = f"{method}[{variant}]" if variant else method
         chosen = block[block["chosen"]]
         if chosen.empty or chosen["held_out"].isna().all():
-            lines.append(f"- {method}{'[' + variant + ']' if variant else ''}: no held-out run")
+            lines.append(f"- {label}: no held-out run")
             continue
         pick = chosen.iloc[0]
         lines.append(
-            f"- {method}{'[' + variant + ']' if variant else ''}: the choice gives "
+            f"- {label}: the choice gives "
             f"{pick['held_out']:.3f} on {held_out} (rank {int(pick['held_out_rank'])} of "
             f"{int(block['held_out'].notna().sum())}; the best setting there: "
             f"{block['held_out'].max():.3f})"

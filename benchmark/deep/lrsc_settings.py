@@ -159,7 +159,7 @@ def lrsc_settings(regularizer: str) -> dict[str, dict[str, Param]]:
         ),
     }
     images = {
-        **base[features_key("images")],
+        **images_as_dscn,
         "meta_points": Param(
             8000,
             "choice: 8,000 meta images, so that the CPU teacher takes about 20 minutes: "
