@@ -267,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--jobs", type=_positive_int, default=1, help="reruns at once (default 1)")
     verify.add_argument("--timeout-min", type=float, help="per-rerun wall-clock limit in minutes")
     verify.add_argument(
+        "--reuse-artifacts",
+        action="store_true",
+        help="let the deep methods' reruns read the cached trainings (pretrained "
+        "auto-encoders, C, ClusterGAN) instead of training again: quick, but it checks only "
+        "the readout (default: they train in an empty artefact folder of their own)",
+    )
+    verify.add_argument(
         "--keep",
         metavar="DIR",
         help="write the reruns into DIR and keep them (default: a temporary folder, removed)",
@@ -623,6 +630,7 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
         timeout_min=args.timeout_min,
         work_dir=args.keep,
         report=lambda check: print(check.line(), flush=True),
+        reuse_artifacts=args.reuse_artifacts,
     )
     counts: dict[str, int] = {}
     for check in checks:

@@ -11,6 +11,12 @@ records), and its metrics are compared with the recorded ones:
   count (made before records stated it) rerun at the executor's default count, and GPU
   records rerun wherever this command runs.
 
+The deep methods' trained artefacts (pretrained auto-encoders, fine-tuned C, ClusterGAN
+and LRSC trainings) are not reused: the reruns read and write them in an empty folder of
+their own (``$SUBSPACE_BENCH_ARTIFACTS``), so a deep record is checked by training it
+again. ``reuse_artifacts`` turns that off (then only the readout of a cached training is
+rerun: quick, but no check of the training).
+
 ``sample`` picks the cheapest records first (by recorded fit time, ties by task id), so
 a small sample is a quick check that the code still makes the committed numbers.
 """
@@ -27,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmark.deep.artifact_cache import ARTIFACTS_ENV
 from benchmark.executors.local import THREAD_VARIABLES, LocalExecutor
 from benchmark.registry import Registry, UnknownPluginError
 from benchmark.store import Store
@@ -148,13 +155,17 @@ def compare(
     return ("matched" if same else "differs"), ""
 
 
+def thread_variables(threads: int | None) -> dict[str, str]:
+    """The BLAS/OpenMP thread variables for ``threads`` (``None``: none, inherit)."""
+    return {} if threads is None else {name: str(threads) for name in THREAD_VARIABLES}
+
+
 @contextlib.contextmanager
-def thread_environment(threads: int | None) -> Iterator[None]:
-    """Set the BLAS/OpenMP thread variables that children inherit (``None``: leave them)."""
-    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+def child_environment(variables: dict[str, str]) -> Iterator[None]:
+    """Set environment ``variables`` that children inherit, restored afterwards."""
+    saved = {name: os.environ.get(name) for name in variables}
     try:
-        if threads is not None:
-            os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+        os.environ.update(variables)
         yield
     finally:
         for name, value in saved.items():
@@ -172,11 +183,13 @@ def verify(
     timeout_min: float | None = None,
     work_dir: str | os.PathLike | None = None,
     report: Callable[[Check], None] | None = None,
+    reuse_artifacts: bool = False,
 ) -> list[Check]:
     """Rerun ``records`` in fresh processes and compare; ``report`` sees each verdict.
 
-    Reruns write into ``work_dir`` (default: a temporary folder, removed afterwards).
-    Records are run in groups of equal recorded thread count.
+    Reruns write into ``work_dir`` (default: a temporary folder, removed afterwards), their
+    deep artefacts into its ``artifacts/`` unless ``reuse_artifacts``. Records are run in
+    groups of equal recorded thread count.
     """
     checks: list[Check] = []
 
@@ -197,9 +210,10 @@ def verify(
     root = Path(tempfile.mkdtemp(prefix="benchmark-verify-") if owned else work_dir)
     try:
         store = Store(root)
+        own_artifacts = {} if reuse_artifacts else {ARTIFACTS_ENV: str(root / "artifacts")}
         for threads, members in groups.items():
             executor = LocalExecutor(jobs=jobs, timeout_min=timeout_min, progress=False)
-            with thread_environment(threads):
+            with child_environment({**thread_variables(threads), **own_artifacts}):
                 reruns = executor.run([task for _, task in members], store)
             by_id = {rerun["task_id"]: rerun for rerun in reruns}
             for record, task in members:

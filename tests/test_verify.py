@@ -104,3 +104,34 @@ def test_keep_must_not_be_the_records_folder(committed, capsys):
     assert main(["verify", "--out", str(committed), "--keep", str(committed)]) == 2
     assert "--keep must not be the --out folder" in capsys.readouterr().err
     assert json.loads(next((committed / "records").iterdir()).read_text())["status"] == "ok"
+
+
+
+def test_deep_reruns_train_again_unless_told_to_reuse_the_cached_trainings(
+    registry, tmp_path, monkeypatch
+):
+    """A deep record rerun by verify must not read the trained C its own run left cached."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("SUBSPACE_BENCH_DATA", str(home))
+    out = tmp_path / "out"
+    command = ["run", "--methods", "dscn-l2", "--datasets", "synthetic", "--sizes", "60",
+               "--seeds", "0", "--out", str(out), "--data-home", str(home)]  # fmt: skip
+    for setting in ("pretrain_epochs=2", "finetune_epochs=2", "output_activation=linear"):
+        command += ["--set", f"dscn-l2.{setting}"]
+    assert main(command) == 0
+    record = next(r for r in Store(out).records() if r["variant"] == "")
+    assert record["status"] == "ok" and record["fit_info"]["coef_cached"] is False
+    cached = sorted((home / "deep").rglob("*.pt"))
+    assert cached, "the run caches its pretrained network and C"
+
+    def rerun_fit_info(reuse: bool) -> dict:
+        keep = tmp_path / f"keep-{reuse}"
+        [check] = verify([record], registry, work_dir=keep, reuse_artifacts=reuse)
+        assert check.verdict == "matched", check.line()
+        return check.rerun["fit_info"]
+
+    fresh = rerun_fit_info(reuse=False)
+    assert fresh["coef_cached"] is False and fresh["pretrain_cached"] is False
+    assert sorted((home / "deep").rglob("*.pt")) == cached, "reruns train in their own folder"
+    assert list((tmp_path / "keep-False" / "artifacts").rglob("*.pt"))
+    assert rerun_fit_info(reuse=True)["coef_cached"] is True

@@ -9,7 +9,9 @@
   only in how C is read out (with and without DSC-Net post-processing): the key is the
   pretraining key plus every fine-tuning setting, and no post-processing setting.
 
-Entries live in ``<data home>/deep/<kind>/<digest>.pt`` (``SUBSPACE_BENCH_DATA``), are
+Entries live in ``<data home>/deep/<kind>/<digest>.pt`` (``SUBSPACE_BENCH_DATA``; or
+under ``$SUBSPACE_BENCH_ARTIFACTS`` when set: ``verify`` points its reruns at an empty
+folder so that they train again instead of reading what the checked runs made), are
 written atomically, and builders of one entry hold a file lock, so concurrent tasks
 (parallel workers, SLURM array jobs on a shared filesystem) build each entry once and
 never read a half-written one. Beside each entry, ``<digest>.json`` says what it is
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -37,6 +40,8 @@ import numpy as np
 from benchmark.atomic import atomic_write, atomic_write_json, file_lock
 from benchmark.data.home import data_home, entry_maker
 
+ARTIFACTS_ENV = "SUBSPACE_BENCH_ARTIFACTS"
+"""Folder of the deep artefacts when set (default: ``<data home>/deep``)."""
 CACHE_FORMAT = 1
 """Bumped when what an entry holds, or the training code behind it, changes meaning."""
 KINDS = {
@@ -58,6 +63,12 @@ as ``code_version`` (:mod:`benchmark.deep.teacher`, :mod:`benchmark.deep.lrsc`, 
 estimator). Bump it whenever a change to that code changes what an entry means."""
 
 
+def artifact_root() -> Path:
+    """Where the deep artefacts live: ``$SUBSPACE_BENCH_ARTIFACTS``, else ``<data home>/deep``."""
+    explicit = os.environ.get(ARTIFACTS_ENV)
+    return Path(explicit).expanduser() if explicit else data_home() / "deep"
+
+
 def array_digest(array: np.ndarray) -> str:
     """sha256 of an array's dtype, shape and bytes."""
     contiguous = np.ascontiguousarray(array)
@@ -76,7 +87,7 @@ class ArtifactCache:
     """Entries of one kind (``pretrained`` or ``coefficients``) under the data home."""
 
     def __init__(self, kind: str, root: Path | None = None) -> None:
-        self.folder = (root if root is not None else data_home() / "deep") / kind
+        self.folder = (root if root is not None else artifact_root()) / kind
 
     def path(self, key: Mapping[str, Any]) -> Path:
         """File of the entry for ``key``."""
