@@ -15,19 +15,20 @@ and 69 MiB (the B×s×s Gram arrays dominate; narrower blocks also pad less)."""
 GRAM_BLOCK = 128
 """Points whose gathered active-set rows (block × s × D) are materialised at once."""
 ROW_BLOCK_BYTES = 32 * 2**20
-"""Size of the (rows × n) float64 work arrays of the coherence and oracle checks."""
+"""Size of the (rows × n) float32 work arrays of the coherence and oracle checks."""
 
 
 def memory_mb(n: int, d: int) -> float:
     """Row-blocked n-wide work arrays, the block's Grams (feature-sign: H, H_AA and its
-    gathers), gathered active sets, padded supports and coefficients, the data."""
+    gathers), gathered active sets, padded supports and coefficients, the data (float64,
+    padded copy, float32 copy)."""
     s = 150
     return (
         3 * ROW_BLOCK_BYTES
         + 4 * 8 * POINT_BLOCK * s * s
         + 8 * GRAM_BLOCK * s * d
         + 3 * 8 * n * s
-        + 2 * 8 * n * d
+        + (2 * 8 + 4) * n * d
     ) / 2**20 + PROCESS_BASELINE_MB
 
 

@@ -106,7 +106,6 @@ def test_keep_must_not_be_the_records_folder(committed, capsys):
     assert json.loads(next((committed / "records").iterdir()).read_text())["status"] == "ok"
 
 
-
 def test_deep_reruns_train_again_unless_told_to_reuse_the_cached_trainings(
     registry, tmp_path, monkeypatch
 ):

@@ -46,7 +46,9 @@ class EnSC(SelfExpressiveClustering):
     Vectorised over points: the restricted problems of a block of points are solved
     exactly by a batched active-set method (feature-sign search, as LARS-type solvers
     in the reference code are exact), warm-started from the previous active set; the
-    oracle check of a block is one (block×D)·(D×n) product.
+    oracle check of a block is one (block×D)·(D×n) product, in float32 with every entry
+    near the threshold recomputed in float64 (:class:`Float32Screen`: the decisions and
+    scores are float64's), as is the initial coherence ranking.
 
     Affinity as in the reference code: the ``n_nonzero`` largest coefficients of each
     point, its coefficient vector scaled to unit ℓ2 norm, W = ½(|C| + |C|ᵀ).
@@ -123,10 +125,11 @@ class OrgenSolver:
         self.X = X
         n = X.shape[0]
         self.X_pad = np.vstack([X, np.zeros((1, X.shape[1]))])
+        self.screen = Float32Screen(X)
         self.tau = tau
         size = min(support_size, n - 1)
         self.size_limit = np.full(n, size, dtype=np.int64)
-        coherence_max, self.support = _nearest_by_coherence(X, size)
+        coherence_max, self.support = _nearest_by_coherence(X, self.screen, size)
         if np.any(coherence_max <= 0):
             raise ValueError(
                 "some point is orthogonal to all others, so γ = gamma·λ/max|x_iᵀx_j| is "
@@ -169,22 +172,15 @@ class OrgenSolver:
         stalled = self.objective[points] - objective < 1e-10 * self.objective[points]
         self.objective[points] = objective
         self.coef[points, :width] = c
-        # oracle δ = γ(x_j − X_T c); violators: |x_iᵀδ| > λ outside T ∪ {j}, a few rows
-        # of the block at a time so that no block × n array is held whole
-        rows_at_once = _rows_within_budget(len(self.X_pad))
-        for r0 in range(0, points.size, rows_at_once):
-            rows = np.arange(r0, min(r0 + rows_at_once, points.size))
-            violation = residual[rows] @ self.X_pad.T  # column n: padding
-            np.abs(violation, out=violation)
-            violation *= gam[rows, None]
-            np.put_along_axis(violation, S[rows], 0.0, axis=1)
-            violation[np.arange(rows.size), points[rows]] = 0.0
-            for r, row in zip(rows, violation, strict=True):
-                violators = np.flatnonzero(row > self.tau + 1e-10)
-                if stalled[r] or violators.size == 0:
-                    self.done[points[r]] = True
-                else:
-                    self._grow(points[r], S[r], c[r], violators, row[violators])
+        # oracle δ = γ(x_j − X_T c); violators: |x_iᵀδ| > λ outside T ∪ {j}
+        oracle = gam[:, None] * residual
+        excluded = np.hstack([S, points[:, None]])
+        found = self.screen.above(oracle, self.tau + 1e-10, excluded)
+        for r, (violators, scores) in enumerate(found):
+            if stalled[r] or violators.size == 0:
+                self.done[points[r]] = True
+            else:
+                self._grow(points[r], S[r], c[r], violators, scores)
 
     def _grow(
         self, j: int, S: np.ndarray, c: np.ndarray, added: np.ndarray, scores: np.ndarray
@@ -243,30 +239,86 @@ class OrgenSolver:
         return sp.csr_matrix((vals.ravel()[keep], (rows[keep], cols.ravel()[keep])), shape=(n, n))
 
 
-def _rows_within_budget(n: int) -> int:
-    """Rows of an (rows × n) float64 work array that fit in ``ROW_BLOCK_BYTES``."""
-    return max(1, ROW_BLOCK_BYTES // (8 * n))
+class Float32Screen:
+    """Exact tests |x_iᵀv| > t over all points i at float32 speed.
+
+    The n-wide products (the oracle check, the coherences) run in float32; every entry
+    within the float32 rounding bound of the threshold is recomputed in float64, so the
+    points returned, and their scores, are those of a float64 computation. Bound: a
+    float32 dot product of length D of float64 inputs errs by at most
+    (D + 2)·u·Σ_k |v_k x_ik| ≤ (D + 2)·u·‖v‖·‖x_i‖, u = 2⁻²⁴ (Higham, Accuracy and
+    Stability of Numerical Algorithms, §3.1, with the rounding of both inputs); twice
+    that is used.
+    """
+
+    def __init__(self, X: np.ndarray) -> None:
+        self.X = X
+        self.X32 = X.astype(np.float32)
+        n, D = X.shape
+        self.relative_error = 2 * (D + 2) * float(np.finfo(np.float32).eps) / 2
+        self.largest_norm = float(np.linalg.norm(X, axis=1).max(initial=0.0))
+        self.rows_at_once = max(1, ROW_BLOCK_BYTES // (4 * n))
+
+    def above(
+        self, V: np.ndarray, threshold: float, excluded: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each row v of ``V``: the points i with |x_iᵀv| > ``threshold`` and those
+        values (float64), leaving out the indices in the row's ``excluded`` (values ≥ n
+        are padding)."""
+        n = self.X.shape[0]
+        found = []
+        for r0 in range(0, V.shape[0], self.rows_at_once):
+            block = V[r0 : r0 + self.rows_at_once]
+            product = block.astype(np.float32) @ self.X32.T
+            np.abs(product, out=product)
+            margin = self.relative_error * self.largest_norm * np.linalg.norm(block, axis=1)
+            candidate = product > (threshold - margin)[:, None]
+            del product
+            skip = excluded[r0 : r0 + self.rows_at_once]
+            rows = np.broadcast_to(np.arange(block.shape[0])[:, None], skip.shape)
+            inside = skip < n
+            candidate[rows[inside], skip[inside]] = False
+            for v, row in zip(block, candidate, strict=True):
+                points = np.flatnonzero(row)
+                value = np.abs(self.X[points] @ v)
+                keep = value > threshold
+                found.append((points[keep], value[keep]))
+        return found
+
+    def top(self, V: np.ndarray, size: int, excluded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each row v of ``V``: the ``size`` points of largest |x_iᵀv| (i not the row's
+        ``excluded`` index) and the largest value, both as a float64 computation gives
+        them (up to ties)."""
+        peak = np.empty(V.shape[0])
+        support = np.empty((V.shape[0], size), dtype=np.int64)
+        for r0 in range(0, V.shape[0], self.rows_at_once):
+            block = V[r0 : r0 + self.rows_at_once]
+            rows = np.arange(block.shape[0])
+            product = block.astype(np.float32) @ self.X32.T
+            np.abs(product, out=product)
+            product[rows, excluded[r0 : r0 + self.rows_at_once]] = -1.0
+            # the size-th largest float32 value, less the rounding bound, is a lower bound
+            # on the exact size-th largest: every point that can be in the exact top set
+            # is above it
+            kth = -np.partition(-product, size - 1, axis=1)[:, size - 1]
+            margin = self.relative_error * self.largest_norm * np.linalg.norm(block, axis=1)
+            candidate = product >= (kth - 2 * margin)[:, None]
+            del product
+            for r, (v, row) in enumerate(zip(block, candidate, strict=True)):
+                points = np.flatnonzero(row)
+                points = points[points != excluded[r0 + r]]
+                value = np.abs(self.X[points] @ v)
+                order = np.argsort(-value, kind="stable")[:size]
+                support[r0 + r] = points[order]
+                peak[r0 + r] = value[order[0]]
+        return peak, support
 
 
-def _nearest_by_coherence(X: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _nearest_by_coherence(
+    X: np.ndarray, screen: Float32Screen, size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """max_{i≠j}|x_iᵀx_j| and the ``size`` most coherent other points, for every j."""
-    n = X.shape[0]
-    block = _rows_within_budget(n)
-    peak = np.empty(n)
-    support = np.empty((n, size), dtype=np.int64)
-    for j0 in range(0, n, block):
-        coherence = X[j0 : j0 + block] @ X.T
-        np.abs(coherence, out=coherence)
-        rows = np.arange(coherence.shape[0])
-        coherence[rows, j0 + rows] = -1.0  # never the point itself
-        peak[j0 : j0 + block] = coherence.max(axis=1)
-        if size < n - 1:
-            np.negative(coherence, out=coherence)
-            support[j0 : j0 + block] = np.argpartition(coherence, size - 1, axis=1)[:, :size]
-        else:
-            order = np.argsort(-coherence, axis=1)
-            support[j0 : j0 + block] = order[:, :size]
-    return peak, support
+    return screen.top(X, size, np.arange(X.shape[0]))
 
 
 def _feature_sign(
@@ -320,7 +372,7 @@ def _feature_sign(
         width = int(count.max())
         order = np.argsort(~active, axis=1, kind="stable")[:, :width]
         valid = np.arange(width)[None, :] < count[:, None]
-        H_A = np.take_along_axis(np.take_along_axis(H, order[:, :, None], 1), order[:, None, :], 2)
+        H_A = H[r[:, None, None], order[:, :, None], order[:, None, :]]
         H_A = np.where(valid[:, :, None] & valid[:, None, :], H_A, np.eye(width))
         rhs = np.where(valid, np.take_along_axis(h - lam * theta, order, 1), 0.0)
         target = np.linalg.solve(H_A, rhs[..., None])[..., 0]
@@ -338,7 +390,7 @@ def _feature_sign(
         finite = np.isfinite(steps)
         t = np.where(finite, steps, 0.0)
         slope = np.einsum("bi,bi->b", np.take_along_axis(g, order, 1), d)
-        curvature = np.einsum("bi,bij,bj->b", d, H_A * valid[:, :, None] * valid[:, None, :], d)
+        curvature = np.einsum("bi,bij,bj->b", d, H_A, d)  # d is 0 off the active set
         l1 = np.abs(current[:, None, :] + t[:, :, None] * d[:, None, :]).sum(2)
         value = np.where(
             finite, t * slope[:, None] + 0.5 * t**2 * curvature[:, None] + lam * l1, np.inf

@@ -121,7 +121,7 @@ def _omp_block(
     target = X[points]
     threshold = eps * np.linalg.norm(target, axis=1)
     residual = target.copy()
-    Q = np.zeros((B, D, kmax))
+    Q = np.zeros((B, kmax, D))  # row k of Q[b]: the k-th orthonormal direction of point b
     R = np.zeros((B, kmax, kmax))
     support = np.zeros((B, kmax), dtype=np.int64)
     size = np.zeros(B, dtype=np.int64)
@@ -131,18 +131,23 @@ def _omp_block(
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
-        correlation = np.abs(residual[idx].astype(Xc.dtype) @ Xc.T)
+        every = idx.size == B  # then slices (views), not gathered copies
+        rows = slice(None) if every else idx
+        correlation = residual[rows].astype(Xc.dtype) @ Xc.T
+        np.abs(correlation, out=correlation)
         correlation[np.arange(idx.size), points[idx]] = -1.0  # never the point itself
         if k:
-            np.put_along_axis(correlation, support[idx, :k], -1.0, axis=1)
+            np.put_along_axis(correlation, support[rows, :k], -1.0, axis=1)
         atom = np.argmax(correlation, axis=1)
+        del correlation
         # Gram–Schmidt (twice, for stability) of the new atoms against each point's Q
         a = X[atom]
         q = a.copy()
+        Q_k = Q[rows, :k]
         proj_total = np.zeros((idx.size, k))
         for _ in range(2):
-            proj = np.einsum("bdk,bd->bk", Q[idx, :, :k], q)
-            q -= np.einsum("bdk,bk->bd", Q[idx, :, :k], proj)
+            proj = np.matmul(Q_k, q[:, :, None])[..., 0]
+            q -= np.matmul(proj[:, None, :], Q_k)[:, 0]
             proj_total += proj
         norm = np.linalg.norm(q, axis=1)
         # an atom already in the span (only when every correlation vanished) ends the pursuit
@@ -152,7 +157,7 @@ def _omp_block(
         q /= norm[:, None]
         support[idx, k] = atom
         size[idx] = k + 1
-        Q[idx, :, k] = q
+        Q[idx, k] = q
         R[idx, :k, k] = proj_total[independent]
         R[idx, k, k] = norm
         # r = x − QQᵀx, updated with the new direction
@@ -166,6 +171,6 @@ def _omp_block(
         if s == 0:
             continue
         sel = np.flatnonzero(size == s)
-        rhs = np.einsum("bdk,bd->bk", Q[sel, :, :s], target[sel])
+        rhs = np.matmul(Q[sel, :s], target[sel][:, :, None])[..., 0]
         coef[sel, :s] = np.linalg.solve(R[sel, :s, :s], rhs[..., None])[..., 0]
     return support, coef, size, done
