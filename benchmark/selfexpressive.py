@@ -8,10 +8,12 @@ engine's spectral step, optionally after DSC-Net's post-processing.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_array
@@ -28,7 +30,9 @@ class SelfExpressiveClustering(ClusterMixin, BaseEstimator):
     point to unit ℓ2 norm before the self-expression, or take the data as given).
     Learned attributes:
     ``coef_`` (n×n, dense or sparse, paper's C), ``affinity_matrix_``, ``labels_``,
-    and where the solver has them ``n_iter_``, ``converged_``, ``objective_``.
+    and where the solver has them ``n_iter_``, ``converged_``, ``objective_``;
+    ``fit_info_`` (kept in the record) holds the number of connected components of a
+    sparse affinity graph, warned about when it exceeds ``n_clusters``.
     """
 
     n_clusters: int
@@ -79,7 +83,28 @@ class SelfExpressiveClustering(ClusterMixin, BaseEstimator):
         coef = self._self_expression(X)
         self.coef_ = coef
         self.affinity_matrix_ = self._affinity(coef)
+        self.fit_info_ = {"affinity_components": self._count_components()}
         self.labels_ = spectral_clustering(
             self.affinity_matrix_, self.n_clusters, random_state=self.random_state
         )
         return self
+
+    def _count_components(self) -> int | None:
+        """Connected components of a sparse affinity graph (``None`` for a dense one).
+
+        More components than clusters means the spectral step sees pieces, not
+        subspaces: each small piece (duplicate points that write each other exactly, for
+        instance) can take a cluster of its own. Warned about and kept in the record.
+        """
+        if not sp.issparse(self.affinity_matrix_):
+            return None
+        count, _ = connected_components(self.affinity_matrix_, directed=False)
+        if count > self.n_clusters:
+            warnings.warn(
+                f"the affinity graph has {count} connected components for {self.n_clusters} "
+                "clusters: spectral clustering will return some components (small groups "
+                "of points that only write each other, e.g. duplicates) as clusters",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return int(count)

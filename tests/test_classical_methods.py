@@ -291,3 +291,14 @@ def test_declaration(registry, method_id):
         assert params and all(p.source for p in params.values()), "every value needs a source"
     assert 0 < info.memory_mb(1000, 512) < info.memory_mb(10_000, 512) <= 4096
     assert CITATIONS[method_id] in info.estimator_class.__doc__
+
+
+def test_duplicate_points_split_the_affinity_graph_and_are_warned_about(registry):
+    """SSC-OMP writes a duplicated outlier with its twin alone (the notMNIST 10,000 cell)."""
+    X, _ = union_of_subspaces(5, 4, 30, 60, noise=0.0, unit_norm=True, seed=0)
+    assert _estimator(registry, "ssc-omp").fit(X).fit_info_["affinity_components"] <= 5
+    outliers = np.random.default_rng(0).standard_normal((3, X.shape[1])).astype(X.dtype)
+    doubled = np.vstack([X, outliers, outliers])  # three points off the subspaces, twice each
+    with pytest.warns(RuntimeWarning, match="connected components for 5 clusters"):
+        split = _estimator(registry, "ssc-omp").fit(doubled)
+    assert split.fit_info_["affinity_components"] >= 5 + 3
