@@ -252,12 +252,12 @@ def _verdict(row: dict) -> str:
 def _table(rows: list[dict]) -> str:
     headers = [
         "method", "n", "fit s", "self-expr s", "affinity s", "spectral s",
-        "peak MiB", "baseline MiB", "ACC", "iters", "converged", "target",
+        "peak MiB", "baseline MiB", "ACC", "iters", "converged", "load", "target",
     ]  # fmt: skip
     body = []
     for row in rows:
         if "error" in row:
-            body.append([row["method"], row["n"], *[""] * 9, _verdict(row)])
+            body.append([row["method"], row["n"], *[""] * 10, _verdict(row)])
             continue
         body.append(
             [
@@ -272,10 +272,19 @@ def _table(rows: list[dict]) -> str:
                 f"{row['acc']:.4f}",
                 row["n_iter"],
                 row["converged"],
+                _load(row),
                 _verdict(row),
             ]
         )
     return tabulate(body, headers=headers)
+
+
+def _load(row: dict) -> str:
+    """The 1-minute load average before and after the run (``start→end``), as measured."""
+    if "load_avg" not in row:
+        return ""
+    start = row.get("load_start")
+    return f"{row['load_avg']:.1f}" if start is None else f"{start:.1f}→{row['load_avg']:.1f}"
 
 
 def startup_times(repeats: int) -> list[dict]:
@@ -358,8 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for n in sizes:
         for method_id in methods:
+            load_start = os.getloadavg()[0]
             row = _spawn(method_id, registry.paths[("method", method_id)], n, args)
-            row["load_avg"] = os.getloadavg()[0]
+            row["load_start"], row["load_avg"] = load_start, os.getloadavg()[0]
             rows.append(row)
             print(_table([row]).splitlines()[-1], flush=True)
     print()

@@ -129,6 +129,7 @@ def test_perf_prints_the_noise_and_each_methods_process_baseline(tmp_path):
     assert "torch" not in row["heavy_modules"] and "scipy" in row["heavy_modules"]
     assert f"ssc-omp: process baseline {row['baseline_mb']:.0f} MiB" in done.stdout
     assert "baseline MiB" in done.stdout and "(not torch)" in done.stdout
+    assert f"{row['load_start']:.1f}→{row['load_avg']:.1f}" in done.stdout  # each run's load
     # the baseline imported the same heavy modules as a real ssc-omp task in a worker
     [task] = expand_grid(Registry(), ["ssc-omp"], ["synthetic"], [60], [0])
     worker_args = (json.dumps(task.to_dict()), "--out", str(tmp_path), "--attempt", "probe")
