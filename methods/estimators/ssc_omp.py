@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
+from threadpoolctl import ThreadpoolController
 
 from benchmark.registry import load_module
 from benchmark.selfexpressive import SelfExpressiveClustering
@@ -99,9 +100,10 @@ def batched_omp(
     rows, cols, vals = [], [], []
     support_sizes = np.zeros(n, dtype=np.int64)
     reached = np.zeros(n, dtype=bool)
+    blas = ThreadpoolController()
     for j0 in range(0, n, block):
         points = np.arange(j0, min(n, j0 + block))
-        support, coef, size, done = _omp_block(X, Xc, points, kmax, eps)
+        support, coef, size, done = _omp_block(X, Xc, points, kmax, eps, blas)
         for b, j in enumerate(points):
             rows.append(np.full(size[b], j))
             cols.append(support[b, : size[b]])
@@ -114,9 +116,19 @@ def batched_omp(
 
 
 def _omp_block(
-    X: np.ndarray, Xc: np.ndarray, points: np.ndarray, kmax: int, eps: float
+    X: np.ndarray,
+    Xc: np.ndarray,
+    points: np.ndarray,
+    kmax: int,
+    eps: float,
+    blas: ThreadpoolController,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Run OMP for ``points`` together; returns supports, coefficients, sizes, reached-ε."""
+    """Run OMP for ``points`` together; returns supports, coefficients, sizes, reached-ε.
+
+    The (block×D)·(D×n) correlations use every BLAS thread; the per-point products of the
+    Gram–Schmidt and the final solves (k×D, k×k) run on one: threads gain nothing on them
+    and slow them down when another process holds a core.
+    """
     B, D = len(points), X.shape[1]
     target = X[points]
     threshold = eps * np.linalg.norm(target, axis=1)
@@ -145,10 +157,11 @@ def _omp_block(
         q = a.copy()
         Q_k = Q[rows, :k]
         proj_total = np.zeros((idx.size, k))
-        for _ in range(2):
-            proj = np.matmul(Q_k, q[:, :, None])[..., 0]
-            q -= np.matmul(proj[:, None, :], Q_k)[:, 0]
-            proj_total += proj
+        with blas.limit(limits=1, user_api="blas"):
+            for _ in range(2):
+                proj = np.matmul(Q_k, q[:, :, None])[..., 0]
+                q -= np.matmul(proj[:, None, :], Q_k)[:, 0]
+                proj_total += proj
         norm = np.linalg.norm(q, axis=1)
         # an atom already in the span (only when every correlation vanished) ends the pursuit
         independent = norm > 1e-10 * np.linalg.norm(a, axis=1)
@@ -167,10 +180,11 @@ def _omp_block(
         active[idx[reached]] = False
     # c = R⁻¹ Qᵀ x on each point's support (upper-triangular R, padded with identity)
     coef = np.zeros((B, kmax))
-    for s in np.unique(size):
-        if s == 0:
-            continue
-        sel = np.flatnonzero(size == s)
-        rhs = np.matmul(Q[sel, :s], target[sel][:, :, None])[..., 0]
-        coef[sel, :s] = np.linalg.solve(R[sel, :s, :s], rhs[..., None])[..., 0]
+    with blas.limit(limits=1, user_api="blas"):
+        for s in np.unique(size):
+            if s == 0:
+                continue
+            sel = np.flatnonzero(size == s)
+            rhs = np.matmul(Q[sel, :s], target[sel][:, :, None])[..., 0]
+            coef[sel, :s] = np.linalg.solve(R[sel, :s, :s], rhs[..., None])[..., 0]
     return support, coef, size, done
