@@ -20,15 +20,15 @@ ROW_BLOCK_BYTES = 32 * 2**20
 
 def memory_mb(n: int, d: int) -> float:
     """Row-blocked n-wide work arrays, the block's Grams (feature-sign: H, H_AA and its
-    gathers), gathered active sets, padded supports and coefficients, the data (float64,
-    padded copy, float32 copy)."""
+    gathers), gathered active sets, padded supports and coefficients, the data (float64
+    and a float32 copy)."""
     s = 150
     return (
         3 * ROW_BLOCK_BYTES
         + 4 * 8 * POINT_BLOCK * s * s
         + 8 * GRAM_BLOCK * s * d
         + 3 * 8 * n * s
-        + (2 * 8 + 4) * n * d
+        + (8 + 4) * n * d
     ) / 2**20 + PROCESS_BASELINE_MB
 
 

@@ -113,7 +113,8 @@ class OrgenSolver:
     """ORGEN for all points at once; state is one padded active set per point.
 
     ``support[j, :length[j]]`` is T_k for point j and ``coef[j]`` its restricted
-    solution; padding points at index n, a zero row appended to X.
+    solution; padding at index n (a zero row wherever X_T is gathered; its coefficient
+    stays 0, since its only term is (1−λ)/2·c²).
     """
 
     def __init__(
@@ -125,7 +126,6 @@ class OrgenSolver:
     ) -> None:
         self.X = X
         n = X.shape[0]
-        self.X_pad = np.vstack([X, np.zeros((1, X.shape[1]))])
         self.screen = Float32Screen(X)
         self.blas = ThreadpoolController()
         self.tau = tau
@@ -167,9 +167,9 @@ class OrgenSolver:
         del G
         nonzero = c != 0
         C_block = sp.csr_matrix(
-            (c[nonzero], (np.nonzero(nonzero)[0], S[nonzero])), shape=(points.size, len(self.X_pad))
+            (c[nonzero], (np.nonzero(nonzero)[0], S[nonzero])), shape=(points.size, len(self.X))
         )
-        residual = self.X[points] - C_block @ self.X_pad
+        residual = self.X[points] - C_block @ self.X
         objective = (
             self.tau * np.abs(c).sum(1)
             + 0.5 * (1 - self.tau) * (c**2).sum(1)
@@ -222,10 +222,13 @@ class OrgenSolver:
     def _restricted_gram(self, points: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """G = X_T X_Tᵀ (B×s×s) and b = X_T x_j (B×s) for each point's active set."""
         B, s = S.shape
+        n = self.X.shape[0]
         G = np.empty((B, s, s))
         b = np.empty((B, s))
         for g0 in range(0, B, GRAM_BLOCK):
-            A = self.X_pad[S[g0 : g0 + GRAM_BLOCK]]
+            block = S[g0 : g0 + GRAM_BLOCK]
+            A = self.X[np.minimum(block, n - 1)]
+            A[block == n] = 0.0  # padding
             G[g0 : g0 + GRAM_BLOCK] = A @ A.transpose(0, 2, 1)
             b[g0 : g0 + GRAM_BLOCK] = np.einsum(
                 "bsd,bd->bs", A, self.X[points[g0 : g0 + GRAM_BLOCK]]
