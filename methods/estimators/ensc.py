@@ -4,6 +4,7 @@ Clustering with the ORGEN active-set solver (You et al., CVPR 2016).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -131,7 +132,8 @@ class OrgenSolver:
         self.tau = tau
         size = min(support_size, n - 1)
         self.size_limit = np.full(n, size, dtype=np.int64)
-        coherence_max, self.support = _nearest_by_coherence(X, self.screen, size)
+        # max_{i≠j}|x_iᵀx_j| and the size most coherent other points, for every j
+        coherence_max, self.support = self.screen.top(X, size, np.arange(n))
         if np.any(coherence_max <= 0):
             raise ValueError(
                 "some point is orthogonal to all others, so γ = gamma·λ/max|x_iᵀx_j| is "
@@ -264,9 +266,20 @@ class Float32Screen:
         self.X = X
         self.X32 = X.astype(np.float32)
         n, D = X.shape
-        self.relative_error = 2 * (D + 2) * float(np.finfo(np.float32).eps) / 2
+        unit_roundoff = float(np.finfo(np.float32).eps) / 2
+        self.relative_error = 2 * (D + 2) * unit_roundoff
         self.largest_norm = float(np.linalg.norm(X, axis=1).max(initial=0.0))
         self.rows_at_once = max(1, ROW_BLOCK_BYTES // (4 * n))
+
+    def _products(self, V: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        """Row blocks of ``V``: (first row, block, |block·Xᵀ| in float32, each row's bound
+        on that product's rounding error)."""
+        for r0 in range(0, V.shape[0], self.rows_at_once):
+            block = V[r0 : r0 + self.rows_at_once]
+            product = block.astype(np.float32) @ self.X32.T
+            np.abs(product, out=product)
+            margin = self.relative_error * self.largest_norm * np.linalg.norm(block, axis=1)
+            yield r0, block, product, margin
 
     def above(
         self, V: np.ndarray, threshold: float, excluded: np.ndarray
@@ -276,15 +289,11 @@ class Float32Screen:
         are padding)."""
         n = self.X.shape[0]
         found = []
-        for r0 in range(0, V.shape[0], self.rows_at_once):
-            block = V[r0 : r0 + self.rows_at_once]
-            product = block.astype(np.float32) @ self.X32.T
-            np.abs(product, out=product)
-            margin = self.relative_error * self.largest_norm * np.linalg.norm(block, axis=1)
+        for r0, block, product, margin in self._products(V):
             candidate = product > (threshold - margin)[:, None]
             del product
-            skip = excluded[r0 : r0 + self.rows_at_once]
-            rows = np.broadcast_to(np.arange(block.shape[0])[:, None], skip.shape)
+            skip = excluded[r0 : r0 + len(block)]
+            rows = np.broadcast_to(np.arange(len(block))[:, None], skip.shape)
             inside = skip < n
             candidate[rows[inside], skip[inside]] = False
             for v, row in zip(block, candidate, strict=True):
@@ -300,17 +309,12 @@ class Float32Screen:
         them (up to ties)."""
         peak = np.empty(V.shape[0])
         support = np.empty((V.shape[0], size), dtype=np.int64)
-        for r0 in range(0, V.shape[0], self.rows_at_once):
-            block = V[r0 : r0 + self.rows_at_once]
-            rows = np.arange(block.shape[0])
-            product = block.astype(np.float32) @ self.X32.T
-            np.abs(product, out=product)
-            product[rows, excluded[r0 : r0 + self.rows_at_once]] = -1.0
+        for r0, block, product, margin in self._products(V):
+            product[np.arange(len(block)), excluded[r0 : r0 + len(block)]] = -1.0
             # the size-th largest float32 value, less the rounding bound, is a lower bound
             # on the exact size-th largest: every point that can be in the exact top set
             # is above it
             kth = -np.partition(-product, size - 1, axis=1)[:, size - 1]
-            margin = self.relative_error * self.largest_norm * np.linalg.norm(block, axis=1)
             candidate = product >= (kth - 2 * margin)[:, None]
             del product
             for r, (v, row) in enumerate(zip(block, candidate, strict=True)):
@@ -321,13 +325,6 @@ class Float32Screen:
                 support[r0 + r] = points[order]
                 peak[r0 + r] = value[order[0]]
         return peak, support
-
-
-def _nearest_by_coherence(
-    X: np.ndarray, screen: Float32Screen, size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """max_{i≠j}|x_iᵀx_j| and the ``size`` most coherent other points, for every j."""
-    return screen.top(X, size, np.arange(X.shape[0]))
 
 
 def _feature_sign(
