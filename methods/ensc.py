@@ -6,6 +6,8 @@ docstring), is imported only when a task runs.
 
 from __future__ import annotations
 
+from threadpoolctl import threadpool_info
+
 from benchmark.plugins import PROCESS_BASELINE_MB, MethodInfo, Param, features_key
 
 POINT_BLOCK = 256
@@ -18,18 +20,21 @@ ROW_BLOCK_BYTES = 32 * 2**20
 """Size of the (rows × n) float32 work arrays of the coherence and oracle checks."""
 
 
+def blas_threads() -> int:
+    """The BLAS threads this process may use (1 when no BLAS library reports a count); the
+    solver runs that many point blocks at once, each on one BLAS thread."""
+    counts = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return max(counts, default=1)
+
+
 def memory_mb(n: int, d: int) -> float:
-    """Row-blocked n-wide work arrays, the block's Grams (feature-sign: H, H_AA and its
-    gathers), gathered active sets, padded supports and coefficients, the data (float64
-    and a float32 copy)."""
+    """Per block in flight (one per BLAS thread): row-blocked n-wide work arrays, the
+    block's Grams (feature-sign: H, H_AA and its gathers), gathered active sets; once:
+    padded supports and coefficients, the data (float64 and a float32 copy)."""
     s = 150
-    return (
-        3 * ROW_BLOCK_BYTES
-        + 4 * 8 * POINT_BLOCK * s * s
-        + 8 * GRAM_BLOCK * s * d
-        + 3 * 8 * n * s
-        + (8 + 4) * n * d
-    ) / 2**20 + PROCESS_BASELINE_MB
+    per_block = 3 * ROW_BLOCK_BYTES + 4 * 8 * POINT_BLOCK * s * s + 8 * GRAM_BLOCK * s * d
+    shared = 3 * 8 * n * s + (8 + 4) * n * d
+    return (blas_threads() * per_block + shared) / 2**20 + PROCESS_BASELINE_MB
 
 
 IMAGE_SETTING = {

@@ -4,8 +4,10 @@ Clustering with the ORGEN active-set solver (You et al., CVPR 2016).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,9 +23,31 @@ _DECLARATION = load_module(Path(__file__).resolve().parents[1] / "ensc.py")
 POINT_BLOCK: int = _DECLARATION.POINT_BLOCK
 GRAM_BLOCK: int = _DECLARATION.GRAM_BLOCK
 ROW_BLOCK_BYTES: int = _DECLARATION.ROW_BLOCK_BYTES
+blas_threads = _DECLARATION.blas_threads
 
 FEATURE_SIGN_TOL = 1e-9
 """Optimality tolerance of the subproblem solver, relative to λ."""
+
+T = TypeVar("T")
+
+
+class Violators(NamedTuple):
+    """A point's oracle violators: the exact set, their float32 |x_iᵀδ| and its error bound."""
+
+    points: np.ndarray
+    values: np.ndarray
+    margin: float
+
+
+class _Update(NamedTuple):
+    """One block's ORGEN step: new coefficients and objectives, which points are done, and
+    for the others (by row) the new active set, its warm start and size limit."""
+
+    points: np.ndarray
+    coef: np.ndarray
+    objective: np.ndarray
+    done: np.ndarray
+    grown: dict[int, tuple[np.ndarray, np.ndarray, int]]
 
 
 class EnSC(SelfExpressiveClustering):
@@ -49,8 +73,10 @@ class EnSC(SelfExpressiveClustering):
     exactly by a batched active-set method (feature-sign search, as LARS-type solvers
     in the reference code are exact), warm-started from the previous active set; the
     oracle check of a block is one (block×D)·(D×n) product, in float32 with every entry
-    near the threshold recomputed in float64 (:class:`Float32Screen`: the decisions and
-    scores are float64's), as is the initial coherence ranking.
+    near the threshold recomputed in float64 (:class:`Float32Screen`: the violators, and
+    which of them are the most violating, are float64's), as is the initial coherence
+    ranking. The blocks of a round run on as many threads as BLAS may use, each with
+    one BLAS thread; the result does not depend on the thread count.
 
     Affinity as in the reference code: the ``n_nonzero`` largest coefficients of each
     point, its coefficient vector scaled to unit ℓ2 norm, W = ½(|C| + |C|ᵀ).
@@ -116,6 +142,11 @@ class OrgenSolver:
     ``support[j, :length[j]]`` is T_k for point j and ``coef[j]`` its restricted
     solution; padding at index n (a zero row wherever X_T is gathered; its coefficient
     stays 0, since its only term is (1−λ)/2·c²).
+
+    Points are independent within an ORGEN round, so the blocks of a round are solved on
+    ``workers`` threads (default: the BLAS threads available), each making its BLAS calls
+    on one thread; their updates are applied in block order, so the result is the same
+    at every worker count.
     """
 
     def __init__(
@@ -124,16 +155,20 @@ class OrgenSolver:
         gamma: float,
         tau: float,
         support_size: int,
+        workers: int | None = None,
     ) -> None:
         self.X = X
         n = X.shape[0]
         self.screen = Float32Screen(X)
-        self.blas = ThreadpoolController()
+        self.workers = workers if workers is not None else blas_threads()
         self.tau = tau
         size = min(support_size, n - 1)
         self.size_limit = np.full(n, size, dtype=np.int64)
         # max_{i≠j}|x_iᵀx_j| and the size most coherent other points, for every j
-        coherence_max, self.support = self.screen.top(X, size, np.arange(n))
+        blocks = [np.arange(b0, min(b0 + POINT_BLOCK, n)) for b0 in range(0, n, POINT_BLOCK)]
+        ranked = list(self._map(lambda j: self.screen.top(X[j], size, j), blocks))
+        coherence_max = np.concatenate([peak for peak, _ in ranked])
+        self.support = np.concatenate([support for _, support in ranked])
         if np.any(coherence_max <= 0):
             raise ValueError(
                 "some point is orthogonal to all others, so γ = gamma·λ/max|x_iᵀx_j| is "
@@ -146,6 +181,18 @@ class OrgenSolver:
         self.done = np.zeros(n, dtype=bool)
         self.n_outer = 0
 
+    def _map(self, function: Callable[[np.ndarray], T], blocks: list[np.ndarray]) -> Iterator[T]:
+        """``function`` over ``blocks`` on the worker threads, results in order; every BLAS
+        call on one thread (the block's many small products gain nothing from threads,
+        and with another process on the cores two-thread calls of that size were ~40×
+        slower: n = 3,000, Grams 2.7 s on one thread, 105 s on two)."""
+        with ThreadpoolController().limit(limits=1, user_api="blas"):
+            if self.workers <= 1 or len(blocks) <= 1:
+                yield from map(function, blocks)
+                return
+            with ThreadPoolExecutor(min(self.workers, len(blocks))) as pool:
+                yield from pool.map(function, blocks)
+
     def run(self, max_outer: int) -> None:
         """ORGEN iterations until every point has no oracle violators (or ``max_outer``)."""
         for _ in range(max_outer):
@@ -153,19 +200,17 @@ class OrgenSolver:
             if todo.size == 0:
                 return
             self.n_outer += 1
-            for b0 in range(0, todo.size, POINT_BLOCK):
-                self._step(todo[b0 : b0 + POINT_BLOCK])
+            blocks = [todo[b0 : b0 + POINT_BLOCK] for b0 in range(0, todo.size, POINT_BLOCK)]
+            for update in self._map(self._step, blocks):
+                self._apply(update)
 
-    def _step(self, points: np.ndarray) -> None:
+    def _step(self, points: np.ndarray) -> _Update:
+        """One ORGEN iteration for ``points``: reads their state only, returns their next."""
         width = int(self.length[points].max())
         S = self.support[points, :width]
         gam = self.gam[points]
-        # one BLAS thread for the block's many small products (s×D Grams, s×s solves):
-        # threads gain nothing there and, with another process on the cores, made them
-        # ~40× slower (n = 3,000: the Grams took 2.7 s on one thread, 105 s on two)
-        with self.blas.limit(limits=1, user_api="blas"):
-            G, b = self._restricted_gram(points, S)
-            c = _feature_sign(G, b, gam, self.tau, self.coef[points, :width])  # G overwritten
+        G, b = self._restricted_gram(points, S)
+        c = _feature_sign(G, b, gam, self.tau, self.coef[points, :width])  # G overwritten
         del G
         nonzero = c != 0
         C_block = sp.csr_matrix(
@@ -178,22 +223,23 @@ class OrgenSolver:
             + 0.5 * gam * (residual**2).sum(1)
         )
         stalled = self.objective[points] - objective < 1e-10 * self.objective[points]
-        self.objective[points] = objective
-        self.coef[points, :width] = c
+        update = _Update(points, c, objective, stalled.copy(), {})
         # oracle δ = γ(x_j − X_T c); violators: |x_iᵀδ| > λ outside T ∪ {j}
         oracle = gam[:, None] * residual
         excluded = np.hstack([S, points[:, None]])
         found = self.screen.above(oracle, self.tau + 1e-10, excluded)
-        for r, (violators, scores) in enumerate(found):
-            if stalled[r] or violators.size == 0:
-                self.done[points[r]] = True
+        for r, violators in enumerate(found):
+            if stalled[r] or violators.points.size == 0:
+                update.done[r] = True
             else:
-                self._grow(points[r], S[r], c[r], violators, scores)
+                update.grown[r] = self._grow(points[r], S[r], c[r], oracle[r], violators)
+        return update
 
     def _grow(
-        self, j: int, S: np.ndarray, c: np.ndarray, added: np.ndarray, scores: np.ndarray
-    ) -> None:
-        """T ← supp(c) ∪ violators ``added`` (largest ``scores`` first), as the reference code."""
+        self, j: int, S: np.ndarray, c: np.ndarray, oracle: np.ndarray, violators: Violators
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """T ← supp(c) ∪ violators (the most violating first), as the reference code:
+        the new active set, its warm start and point ``j``'s new size limit."""
         keep = np.abs(c) > 1e-10
         active, active_coef = S[keep], c[keep]
         limit = int(self.size_limit[j])
@@ -202,18 +248,26 @@ class OrgenSolver:
             # ORGEN could never add a violator and would stall short of the optimum
             grown = max(round(max(active.size, limit) * 1.1), limit + 1)
             limit = min(grown, self.X.shape[0] - 1)
-            self.size_limit[j] = limit
         room = max(limit - active.size, 0)
-        if added.size > room:
-            added = added[np.argsort(-scores, kind="stable")[:room]]
-        new_length = active.size + added.size
-        if new_length > self.support.shape[1]:
-            self._widen(new_length)
-        self.support[j, :new_length] = np.concatenate([active, added])
-        self.support[j, new_length:] = self.X.shape[0]
-        self.coef[j] = 0.0
-        self.coef[j, : active.size] = active_coef
-        self.length[j] = new_length
+        added = self.screen.largest(oracle, violators, room)
+        return np.concatenate([active, added]), active_coef, limit
+
+    def _apply(self, update: _Update) -> None:
+        """Write one block's step into the solver's state (on the calling thread)."""
+        points, c = update.points, update.coef
+        self.objective[points] = update.objective
+        self.coef[points, : c.shape[1]] = c
+        self.done[points[update.done]] = True
+        for r, (support, active_coef, limit) in update.grown.items():
+            j = points[r]
+            if support.size > self.support.shape[1]:
+                self._widen(support.size)
+            self.size_limit[j] = limit
+            self.support[j, : support.size] = support
+            self.support[j, support.size :] = self.X.shape[0]
+            self.coef[j] = 0.0
+            self.coef[j, : active_coef.size] = active_coef
+            self.length[j] = support.size
 
     def _widen(self, width: int) -> None:
         extra = width - self.support.shape[1]
@@ -255,7 +309,8 @@ class Float32Screen:
 
     The n-wide products (the oracle check, the coherences) run in float32; every entry
     within the float32 rounding bound of the threshold is recomputed in float64, so the
-    points returned, and their scores, are those of a float64 computation. Bound: a
+    points returned, and their ranking (:meth:`largest`), are those of a float64
+    computation; only the few entries near a decision are recomputed. Bound: a
     float32 dot product of length D of float64 inputs errs by at most
     (D + 2)·u·Σ_k |v_k x_ik| ≤ (D + 2)·u·‖v‖·‖x_i‖, u = 2⁻²⁴ (Higham, Accuracy and
     Stability of Numerical Algorithms, §3.1, with the rounding of both inputs); twice
@@ -281,27 +336,45 @@ class Float32Screen:
             margin = self.relative_error * self.largest_norm * np.linalg.norm(block, axis=1)
             yield r0, block, product, margin
 
-    def above(
-        self, V: np.ndarray, threshold: float, excluded: np.ndarray
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """For each row v of ``V``: the points i with |x_iᵀv| > ``threshold`` and those
-        values (float64), leaving out the indices in the row's ``excluded`` (values ≥ n
-        are padding)."""
+    def above(self, V: np.ndarray, threshold: float, excluded: np.ndarray) -> list[Violators]:
+        """For each row v of ``V``: the points i with |x_iᵀv| > ``threshold`` (exactly the
+        float64 test), leaving out the indices in the row's ``excluded`` (values ≥ n are
+        padding). Only entries within the rounding bound of the threshold are recomputed
+        in float64; the others are decided by their float32 value."""
         n = self.X.shape[0]
         found = []
         for r0, block, product, margin in self._products(V):
             candidate = product > (threshold - margin)[:, None]
-            del product
             skip = excluded[r0 : r0 + len(block)]
             rows = np.broadcast_to(np.arange(len(block))[:, None], skip.shape)
             inside = skip < n
             candidate[rows[inside], skip[inside]] = False
-            for v, row in zip(block, candidate, strict=True):
+            for v, row, values, bound in zip(block, candidate, product, margin, strict=True):
                 points = np.flatnonzero(row)
-                value = np.abs(self.X[points] @ v)
-                keep = value > threshold
-                found.append((points[keep], value[keep]))
+                values = values[points]
+                unsure = values <= threshold + bound
+                if unsure.any():
+                    exact = np.abs(self.X[points[unsure]] @ v) > threshold
+                    sure = ~unsure
+                    sure[unsure] = exact
+                    points, values = points[sure], values[sure]
+                found.append(Violators(points, values, float(bound)))
         return found
+
+    def largest(self, v: np.ndarray, violators: Violators, size: int) -> np.ndarray:
+        """All of ``violators`` (in index order) if they are at most ``size``, else the
+        ``size`` of largest float64 |x_iᵀv| (ties by index), largest first."""
+        points, values = violators.points, violators.values
+        if points.size <= size:
+            return points
+        if size == 0:
+            return points[:0]
+        # every point of the exact top set is within twice the rounding bound of the
+        # float32 size-th largest value
+        kth = np.partition(values, points.size - size)[points.size - size]
+        candidates = points[values >= kth - 2 * violators.margin]
+        exact = np.abs(self.X[candidates] @ v)
+        return candidates[np.argsort(-exact, kind="stable")[:size]]
 
     def top(self, V: np.ndarray, size: int, excluded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each row v of ``V``: the ``size`` points of largest |x_iᵀv| (i not the row's
@@ -368,9 +441,9 @@ def _feature_sign(
             nonzero, sign = nonzero[keep], sign[keep]
             nonzero_ok, worst, worst_value = nonzero_ok[keep], worst[keep], worst_value[keep]
         r = np.arange(rows.size)
-        activate = r[nonzero_ok & (worst_value > tol)]
         active = nonzero.copy()
         theta = sign.copy()
+        activate = r[nonzero_ok & (worst_value > tol)]
         active[activate, worst[activate]] = True
         theta[activate, worst[activate]] = -np.sign(g[activate, worst[activate]])
         # compact each row's active set to the front (padding solved as identity)
@@ -378,7 +451,8 @@ def _feature_sign(
         width = int(count.max())
         order = np.argsort(~active, axis=1, kind="stable")[:, :width]
         valid = np.arange(width)[None, :] < count[:, None]
-        H_A = H[r[:, None, None], order[:, :, None], order[:, None, :]]
+        # H_AA in two gathers (the rows, then the columns): faster than one 3-index gather
+        H_A = np.take_along_axis(H[r[:, None], order], order[:, None, :], axis=2)
         H_A = np.where(valid[:, :, None] & valid[:, None, :], H_A, np.eye(width))
         rhs = np.where(valid, np.take_along_axis(h - lam * theta, order, 1), 0.0)
         target = np.linalg.solve(H_A, rhs[..., None])[..., 0]
@@ -397,7 +471,10 @@ def _feature_sign(
         t = np.where(finite, steps, 0.0)
         slope = np.einsum("bi,bi->b", np.take_along_axis(g, order, 1), d)
         curvature = np.einsum("bi,bij,bj->b", d, H_A, d)  # d is 0 off the active set
-        l1 = np.abs(current[:, None, :] + t[:, :, None] * d[:, None, :]).sum(2)
+        along = t[:, :, None] * d[:, None, :]  # one B×(w+1)×w array, updated in place
+        along += current[:, None, :]
+        l1 = np.abs(along, out=along).sum(2)
+        del along
         value = np.where(
             finite, t * slope[:, None] + 0.5 * t**2 * curvature[:, None] + lam * l1, np.inf
         )
