@@ -14,10 +14,13 @@ POINT_BLOCK = 256
 """Points whose subproblems are solved together (batched feature-sign search). Measured
 on 3,000 points of a union of subspaces: 1,024 took 3.5 s and 254 MiB, 256 took 3.1 s
 and 69 MiB (the B×s×s Gram arrays dominate; narrower blocks also pad less)."""
-GRAM_BLOCK = 128
+GRAM_BLOCK = 32
 """Points whose gathered active-set rows (block × s × D) are materialised at once."""
-ROW_BLOCK_BYTES = 32 * 2**20
-"""Size of the (rows × n) float32 work arrays of the coherence and oracle checks."""
+ROW_BLOCK_BYTES = 8 * 2**20
+"""Size of the (rows × n) float32 work arrays of the coherence and oracle checks, one per
+block in flight; at least ``MIN_ROWS`` rows (a float32 product of fewer rows runs below
+the BLAS's speed)."""
+MIN_ROWS = 64
 
 
 def blas_threads() -> int:
@@ -32,7 +35,8 @@ def memory_mb(n: int, d: int) -> float:
     block's Grams (feature-sign: H, H_AA and its gathers), gathered active sets; once:
     padded supports and coefficients, the data (float64 and a float32 copy)."""
     s = 150
-    per_block = 3 * ROW_BLOCK_BYTES + 4 * 8 * POINT_BLOCK * s * s + 8 * GRAM_BLOCK * s * d
+    rows = max(ROW_BLOCK_BYTES, MIN_ROWS * 4 * n)
+    per_block = 3 * rows + 4 * 8 * POINT_BLOCK * s * s + 8 * GRAM_BLOCK * s * d
     shared = 3 * 8 * n * s + (8 + 4) * n * d
     return (blas_threads() * per_block + shared) / 2**20 + PROCESS_BASELINE_MB
 

@@ -23,10 +23,13 @@ _DECLARATION = load_module(Path(__file__).resolve().parents[1] / "ensc.py")
 POINT_BLOCK: int = _DECLARATION.POINT_BLOCK
 GRAM_BLOCK: int = _DECLARATION.GRAM_BLOCK
 ROW_BLOCK_BYTES: int = _DECLARATION.ROW_BLOCK_BYTES
+MIN_ROWS: int = _DECLARATION.MIN_ROWS
 blas_threads = _DECLARATION.blas_threads
 
 FEATURE_SIGN_TOL = 1e-9
 """Optimality tolerance of the subproblem solver, relative to λ."""
+LINE_SEARCH_CHUNK = 16
+"""Step candidates whose ℓ1 norms are evaluated at once (keeps a B×16×w array, not B×w×w)."""
 
 T = TypeVar("T")
 
@@ -324,7 +327,7 @@ class Float32Screen:
         unit_roundoff = float(np.finfo(np.float32).eps) / 2
         self.relative_error = 2 * (D + 2) * unit_roundoff
         self.largest_norm = float(np.linalg.norm(X, axis=1).max(initial=0.0))
-        self.rows_at_once = max(1, ROW_BLOCK_BYTES // (4 * n))
+        self.rows_at_once = max(MIN_ROWS, ROW_BLOCK_BYTES // (4 * n))
 
     def _products(self, V: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
         """Row blocks of ``V``: (first row, block, |block·Xᵀ| in float32, each row's bound
@@ -453,7 +456,9 @@ def _feature_sign(
         valid = np.arange(width)[None, :] < count[:, None]
         # H_AA in two gathers (the rows, then the columns): faster than one 3-index gather
         H_A = np.take_along_axis(H[r[:, None], order], order[:, None, :], axis=2)
-        H_A = np.where(valid[:, :, None] & valid[:, None, :], H_A, np.eye(width))
+        H_A[~(valid[:, :, None] & valid[:, None, :])] = 0.0
+        padding = np.arange(width)[None, :] >= count[:, None]
+        H_A[:, np.arange(width), np.arange(width)] += padding  # identity on the padding
         rhs = np.where(valid, np.take_along_axis(h - lam * theta, order, 1), 0.0)
         target = np.linalg.solve(H_A, rhs[..., None])[..., 0]
         current = np.take_along_axis(c, order, 1)
@@ -471,10 +476,11 @@ def _feature_sign(
         t = np.where(finite, steps, 0.0)
         slope = np.einsum("bi,bi->b", np.take_along_axis(g, order, 1), d)
         curvature = np.einsum("bi,bij,bj->b", d, H_A, d)  # d is 0 off the active set
-        along = t[:, :, None] * d[:, None, :]  # one B×(w+1)×w array, updated in place
-        along += current[:, None, :]
-        l1 = np.abs(along, out=along).sum(2)
-        del along
+        l1 = np.empty(t.shape)
+        for k0 in range(0, t.shape[1], LINE_SEARCH_CHUNK):  # B×chunk×w at a time
+            along = t[:, k0 : k0 + LINE_SEARCH_CHUNK, None] * d[:, None, :]
+            along += current[:, None, :]
+            l1[:, k0 : k0 + LINE_SEARCH_CHUNK] = np.abs(along, out=along).sum(2)
         value = np.where(
             finite, t * slope[:, None] + 0.5 * t**2 * curvature[:, None] + lam * l1, np.inf
         )
