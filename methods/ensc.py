@@ -6,9 +6,8 @@ docstring), is imported only when a task runs.
 
 from __future__ import annotations
 
-from threadpoolctl import threadpool_info
-
 from benchmark.plugins import PROCESS_BASELINE_MB, MethodInfo, Param, features_key
+from benchmark.provenance import thread_counts
 
 POINT_BLOCK = 256
 """Points whose subproblems are solved together (batched feature-sign search). Measured
@@ -26,8 +25,7 @@ MIN_ROWS = 64
 def blas_threads() -> int:
     """The BLAS threads this process may use (1 when no BLAS library reports a count); the
     solver runs that many point blocks at once, each on one BLAS thread."""
-    counts = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
-    return max(counts, default=1)
+    return thread_counts()["blas"] or 1
 
 
 def memory_mb(n: int, d: int) -> float:

@@ -164,6 +164,7 @@ class OrgenSolver:
         n = X.shape[0]
         self.screen = Float32Screen(X)
         self.workers = workers if workers is not None else blas_threads()
+        self.blas = ThreadpoolController()
         self.tau = tau
         size = min(support_size, n - 1)
         self.size_limit = np.full(n, size, dtype=np.int64)
@@ -189,7 +190,7 @@ class OrgenSolver:
         call on one thread (the block's many small products gain nothing from threads,
         and with another process on the cores two-thread calls of that size were ~40×
         slower: n = 3,000, Grams 2.7 s on one thread, 105 s on two)."""
-        with ThreadpoolController().limit(limits=1, user_api="blas"):
+        with self.blas.limit(limits=1, user_api="blas"):
             if self.workers <= 1 or len(blocks) <= 1:
                 yield from map(function, blocks)
                 return
