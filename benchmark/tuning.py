@@ -136,31 +136,41 @@ def across_datasets(summary: pd.DataFrame, held_out: str) -> pd.DataFrame:
     """
     if summary.empty:
         return summary
-    setting = [c for c in summary.columns if c.startswith("p.")]
     data_columns = [c for c in summary.columns if c.startswith("d.")]
     if held_out not in set(summary["dataset"]):
         known = sorted(set(summary["dataset"]))
         raise ValueError(f"held-out dataset {held_out!r} is not in the search; it has {known}")
     frame = summary.copy()
     frame["data"] = [_data_label(row, data_columns) for _, row in frame.iterrows()]
+    blocks = [
+        _ranked_settings(mine, held_out)
+        for _, mine in frame.groupby(["method", "variant"], dropna=False, sort=True)
+    ]
+    table = pd.concat(blocks, ignore_index=True)
+    setting = [c for c in table.columns if c.startswith("p.")]
+    for column in setting:
+        table[column] = table[column].astype(object).where(table[column].notna(), "")
+    rest = [c for c in table.columns if c not in ("method", "variant", *setting)]
+    return table[["method", "variant", *setting, *rest]]
+
+
+def _ranked_settings(frame: pd.DataFrame, held_out: str) -> pd.DataFrame:
+    """:func:`across_datasets` for one method and readout, over its own parameters."""
+    setting = [c for c in frame.columns if c.startswith("p.") and (frame[c] != "").any()]
     group = ["method", "variant", *setting]
-    wide = frame.pivot_table(index=group, columns="data", values="acc_mean", dropna=False)
+    wide = frame.pivot_table(index=group, columns="data", values="acc_mean", dropna=True)
     held = [c for c in wide.columns if c.startswith(f"{held_out} (")]
     search = [c for c in wide.columns if c not in held]
     if not search:
         raise ValueError("the search needs at least one dataset besides the held-out one")
     wide["score"] = wide[search].mean(axis=1, skipna=False)
     wide["held_out"] = wide[held].mean(axis=1)
-    wide = wide.reset_index()
-    rows = []
-    for _, block in wide.groupby(["method", "variant"], dropna=False):
-        block = block.sort_values("score", ascending=False, na_position="last").copy()
-        block["chosen"] = False
-        if block["score"].notna().any():
-            block.loc[block["score"].idxmax(), "chosen"] = True
-        block["held_out_rank"] = block["held_out"].rank(ascending=False, method="min")
-        rows.append(block)
-    return pd.concat(rows, ignore_index=True)
+    block = wide.reset_index().sort_values("score", ascending=False, na_position="last")
+    block["chosen"] = False
+    if block["score"].notna().any():
+        block.loc[block["score"].idxmax(), "chosen"] = True
+    block["held_out_rank"] = block["held_out"].rank(ascending=False, method="min")
+    return block
 
 
 def format_across(table: pd.DataFrame, held_out: str) -> str:

@@ -6,6 +6,7 @@ docstring), is imported only when a task runs.
 
 from __future__ import annotations
 
+from benchmark.any_data import any_data_source
 from benchmark.plugins import PROCESS_BASELINE_MB, MethodInfo, Param, features_key
 
 
@@ -29,7 +30,10 @@ METHOD = MethodInfo(
     memory_mb=memory_mb,
     defaults={
         "*": {
-            "alpha": Param(20.0, "paper: SSC TPAMI 2013 experiments, α_z = 20 for face clustering"),
+            "alpha": Param(
+                5.0,
+                any_data_source("α_z ∈ {5, 20, 100, 800}", "0.518 (best α_z there: 20, 0.562)"),
+            ),
             "tol": Param(2e-4, "reference code: admmLasso_mat_func thr = 2e-4"),
             "max_iter": Param(200, "reference code: admmLasso_mat_func maxIter = 200"),
             "dtype": Param("float32", "choice: halves n×n memory and time at n = 10,000"),

@@ -105,6 +105,26 @@ def test_settings_chosen_across_datasets_are_checked_on_the_held_out_one():
         across_datasets(search_summary(records), held_out="notmnist")
 
 
+def test_methods_searched_together_are_ranked_over_their_own_parameters():
+    """One search folder for two methods with different parameters: each method's table
+    holds its own settings only, not the product with the other method's grid."""
+    records = []
+    for dataset, offset in (("mnist", 0.0), ("omniglot", 0.1), ("fashion-mnist", 0.2)):
+        for lam, acc in ((0.1, 0.5), (1.0, 0.6)):
+            records.append({**across_record(dataset, lam, 100, acc + offset), "method": "lrr"})
+            records[-1]["params"] = {"lam": lam}
+        for alpha, acc in ((5, 0.7), (20, 0.4), (100, 0.3)):
+            records.append({**across_record(dataset, 0, 100, acc + offset), "method": "ssc"})
+            records[-1]["params"] = {"alpha": alpha}
+    table = across_datasets(search_summary(records), held_out="fashion-mnist")
+    assert table.groupby("method").size().to_dict() == {"lrr": 2, "ssc": 3}
+    chosen = table[table["chosen"]].set_index("method")
+    assert chosen.loc["lrr", "p.lam"] == 1.0 and chosen.loc["lrr", "p.alpha"] == ""
+    assert chosen.loc["ssc", "p.alpha"] == 5
+    text = format_across(table, "fashion-mnist")
+    assert "- ssc: the choice gives 0.900 on fashion-mnist (rank 1 of 3" in text
+
+
 def test_tuning_command_with_a_held_out_dataset(tmp_path, capsys):
     from benchmark.cli import main
     from benchmark.store import Store
