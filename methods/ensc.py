@@ -21,6 +21,8 @@ ROW_BLOCK_BYTES = 8 * 2**20
 block in flight; at least ``MIN_ROWS`` rows (a float32 product of fewer rows runs below
 the BLAS's speed)."""
 MIN_ROWS = 64
+SUPPORT_WIDTH = 320
+"""Active-set width the memory estimate assumes (see :func:`memory_mb`)."""
 
 
 def blas_threads() -> int:
@@ -32,8 +34,14 @@ def blas_threads() -> int:
 def memory_mb(n: int, d: int) -> float:
     """Per block in flight (one per BLAS thread): row-blocked n-wide work arrays, the
     block's Grams (feature-sign: H, H_AA and its gathers), gathered active sets; once:
-    padded supports and coefficients, the data (float64 and a float32 copy)."""
-    s = 150
+    padded supports and coefficients, the data (float64 and a float32 copy).
+
+    The active-set width s grows with the problem (by 10% a round while the support is
+    80% full), so it is not known beforehand. Measured peaks on the image sets at γ = 200
+    (2 threads) reach 1.25 GiB at n = 5,000 and 1.95 GiB at n = 10,000, i.e. widths of
+    about 200 and 275; s = 320 keeps the estimate above them (it over-estimates text at
+    γ = 5, whose peaks stay under 0.7 GiB, by about 3×: on the safe side)."""
+    s = SUPPORT_WIDTH
     rows = max(ROW_BLOCK_BYTES, MIN_ROWS * 4 * n)
     per_block = 3 * rows + 4 * 8 * POINT_BLOCK * s * s + 8 * GRAM_BLOCK * s * d
     shared = 3 * 8 * n * s + (8 + 4) * n * d
