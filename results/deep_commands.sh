@@ -24,3 +24,9 @@ python -m benchmark run --methods dscn-l2,dpsc,dscn-l1 --datasets fashion-mnist,
     --sizes 10000 --seeds 0 --jobs 1 --timeout-min 30 --out results
 python -m benchmark run --methods dasc --datasets fashion-mnist,notmnist --sizes 10000 \
     --seeds 0 --set dasc.cluster_every=10 --jobs 1 --timeout-min 30 --out results
+# Seeds 1-2 at 5,000 and 10,000 images (issue 9: three seeds where a cell costs under
+# about 15 minutes), both readouts, one torch thread per task, two tasks at a time.
+python -m benchmark run --methods dscn-l2,dscn-l1 --datasets fashion-mnist,notmnist \
+    --sizes 5000 --seeds 1,2 --jobs 2 --timeout-min 30 --out results
+python -m benchmark run --methods dscn-l2,dscn-l1 --datasets fashion-mnist,notmnist \
+    --sizes 10000 --seeds 1,2 --jobs 2 --timeout-min 30 --out results
