@@ -78,7 +78,7 @@ def test_a_record_that_cannot_be_rerun_is_an_error_not_a_match(registry):
 def test_sample_picks_the_cheapest_ok_records_deterministically():
     def rec(task_id, method, fit, status="ok"):
         return {"task_id": task_id, "method": method, "dataset": "bbc", "status": status,
-                "fit_time_s": fit}  # fmt: skip
+                "seed": task_id, "fit_time_s": fit}  # fmt: skip
 
     records = [
         rec("d", "ssc", 5.0),
@@ -91,6 +91,19 @@ def test_sample_picks_the_cheapest_ok_records_deterministically():
     assert [r["task_id"] for r in select_records(records, methods=["lrr"])] == ["c", "a", "e"]
     with pytest.raises(ValueError, match="--sample must be >= 1"):
         select_records(records, sample=0)
+
+
+def test_a_readout_variant_costs_what_its_training_costs():
+    """A 'post' record's own fit time is its readout's; its rerun trains again."""
+
+    def rec(task_id, variant, fit):
+        return {"task_id": task_id, "method": "dscn-l1", "variant": variant, "dataset": "bbc",
+                "n_points": 2225, "seed": 0, "status": "ok", "fit_time_s": fit}  # fmt: skip
+
+    records = [rec("plain", "", 50.0), rec("post", "post", 1.0)]
+    records.append({**rec("other", "", 20.0), "seed": 1})
+    assert [r["task_id"] for r in select_records(records, sample=1)] == ["other"]
+    assert [r["task_id"] for r in select_records(records)] == ["other", "plain", "post"]
 
 
 def test_verify_has_help():
