@@ -174,9 +174,17 @@ def compare(
     return ("matched" if same else "differs"), ""
 
 
-def thread_variables(threads: int | None) -> dict[str, str]:
-    """The BLAS/OpenMP thread variables for ``threads`` (``None``: none, inherit)."""
-    return {} if threads is None else {name: str(threads) for name in THREAD_VARIABLES}
+def thread_variables(record: dict[str, Any]) -> dict[str, str] | None:
+    """The thread variables the record's task ran with (``None``: it states no BLAS count).
+
+    Each of ``THREAD_VARIABLES`` as the record's environment had it, else the BLAS count:
+    a task run with ``OMP_NUM_THREADS=1`` and two BLAS threads reruns that way (k-means'
+    OpenMP sums, like BLAS's, split by thread)."""
+    threads = recorded_threads(record)
+    if threads is None:
+        return None
+    env = (record["provenance"].get("threads") or {}).get("env") or {}
+    return {name: str(env.get(name) or threads) for name in THREAD_VARIABLES}
 
 
 @contextlib.contextmanager
@@ -217,27 +225,34 @@ def verify(
         if report is not None:
             report(check)
 
-    groups: dict[int | None, list[tuple[dict[str, Any], Task]]] = {}
+    groups: dict[tuple | None, list[tuple[dict[str, Any], Task]]] = {}
     for record in records:
         try:
             task = task_of(record, registry)
         except (UnknownPluginError, KeyError, ValueError) as exc:
             done(Check(record, "error", "not rerun", detail=str(exc)))
             continue
-        groups.setdefault(recorded_threads(record), []).append((record, task))
+        variables = thread_variables(record)
+        key = None if variables is None else tuple(sorted(variables.items()))
+        groups.setdefault(key, []).append((record, task))
     owned = work_dir is None
     root = Path(tempfile.mkdtemp(prefix="benchmark-verify-") if owned else work_dir)
     try:
         store = Store(root)
         own_artifacts = {} if reuse_artifacts else {ARTIFACTS_ENV: str(root / "artifacts")}
-        for threads, members in groups.items():
+        for key, members in groups.items():
+            variables = dict(key or ())
             executor = LocalExecutor(jobs=jobs, timeout_min=timeout_min, progress=False)
-            with child_environment({**thread_variables(threads), **own_artifacts}):
+            with child_environment({**variables, **own_artifacts}):
                 reruns = executor.run([task for _, task in members], store)
             by_id = {rerun["task_id"]: rerun for rerun in reruns}
             for record, task in members:
-                exact = threads is not None
-                mode = f"exact at {threads} threads" if exact else f"tolerance ±{tolerance:g}"
+                exact = key is not None
+                mode = (
+                    "exact at " + ", ".join(f"{k}={v}" for k, v in sorted(variables.items()))
+                    if exact
+                    else f"tolerance ±{tolerance:g}"
+                )
                 rerun = by_id.get(task.task_id) or store.read_record(task.task_id)
                 if rerun is None:
                     done(Check(record, "error", mode, detail="no rerun record"))

@@ -11,7 +11,7 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.store import Store
-from benchmark.verify import recorded_threads, select_records, verify
+from benchmark.verify import recorded_threads, select_records, thread_variables, verify
 
 RUN = ["run", "--methods", "lrr,kmeans", "--datasets", "synthetic", "--sizes", "100"]
 
@@ -147,3 +147,17 @@ def test_deep_reruns_train_again_unless_told_to_reuse_the_cached_trainings(
     assert sorted((home / "deep").rglob("*.pt")) == cached, "reruns train in their own folder"
     assert list((tmp_path / "keep-False" / "artifacts").rglob("*.pt"))
     assert rerun_fit_info(reuse=True)["coef_cached"] is True
+
+
+def test_reruns_get_the_thread_variables_the_record_ran_with():
+    """OMP_NUM_THREADS=1 beside two BLAS threads (k-means' OpenMP sums split by thread,
+    like BLAS's): the rerun gets the recorded value, not the BLAS count."""
+    threads = {"blas": 2, "openmp": 1, "env": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": None}}
+    record = {"provenance": {"device": "cpu", "threads": threads}}
+    assert thread_variables(record) == {
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "2",
+        "MKL_NUM_THREADS": "2",
+    }
+    assert thread_variables({"provenance": {"device": "cuda", "threads": threads}}) is None
+    assert thread_variables({"provenance": {}}) is None
