@@ -168,48 +168,55 @@ class _Iterates:
         )
         self._scratch = threading.local()
 
-    def _buffers(self, width: int) -> tuple[np.ndarray, np.ndarray]:
-        """Two contiguous r×width work arrays of the calling thread."""
+    def _buffers(self, width: int) -> list[np.ndarray]:
+        """Seven contiguous r×width work arrays of the calling thread."""
         size = self.Xr.shape[0] * width
         flat = getattr(self._scratch, "flat", None)
-        if flat is None or flat.size < 2 * size:
-            flat = self._scratch.flat = np.empty(2 * size)
+        if flat is None or flat.size < 7 * size:
+            flat = self._scratch.flat = np.empty(7 * size)
         shape = (self.Xr.shape[0], width)
-        return flat[:size].reshape(shape), flat[size : 2 * size].reshape(shape)
+        return [flat[k * size : (k + 1) * size].reshape(shape) for k in range(7)]
 
     def update_block(self, cols: slice, mu: float, next_mu: float) -> float:
         """The Z′, E, Y₁, Y₂ steps of one iteration for the columns ``cols`` (J is already
         updated), and the next M; returns max |Z′ − J| over those columns. Y₁, Y₂ and M
-        are updated before the stopping test: a converged solve uses Z′ and E only."""
-        a, b = self._buffers(cols.stop - cols.start)
-        Z, J, E, Y1, Y2 = (v[:, cols] for v in (self.Z, self.J, self.E, self.Y1, self.Y2))
+        are updated before the stopping test: a converged solve uses Z′ and E only.
+
+        The block's columns are copied into contiguous work arrays, updated there (in
+        cache) and written back: each r×n iterate is read and written once."""
+        a, b, z, e, j, y1, y2 = self._buffers(cols.stop - cols.start)
+        np.copyto(j, self.J[:, cols])
+        np.copyto(y1, self.Y1[:, cols])
+        np.copyto(y2, self.Y2[:, cols])
         # Z′ = inv_a * (atx − s E + J + (s Y₁ − Y₂)/μ)
-        np.multiply(self.s_col, E, out=a)
+        np.multiply(self.s_col, self.E[:, cols], out=a)
         np.subtract(self.atx[:, cols], a, out=a)
-        np.add(a, J, out=a)
-        np.multiply(self.s_col, Y1, out=b)
-        np.subtract(b, Y2, out=b)
+        np.add(a, j, out=a)
+        np.multiply(self.s_col, y1, out=b)
+        np.subtract(b, y2, out=b)
         np.divide(b, mu, out=b)
         np.add(a, b, out=a)
-        np.multiply(self.inv_a, a, out=Z)
+        np.multiply(self.inv_a, a, out=z)
         # E = column shrinkage of (X − A Z′) + Y₁/μ by λ/μ
-        np.multiply(self.s_col, Z, out=a)
+        np.multiply(self.s_col, z, out=a)
         np.subtract(self.Xr[:, cols], a, out=a)  # a = X − A Z′
-        np.divide(Y1, mu, out=b)
+        np.divide(y1, mu, out=b)
         np.add(a, b, out=b)
-        np.multiply(b, shrink_scale(b, self.lam / mu), out=E)
+        np.multiply(b, shrink_scale(b, self.lam / mu), out=e)
         # Y₁ += μ (X − A Z′ − E)
-        np.subtract(a, E, out=a)
+        np.subtract(a, e, out=a)
         np.multiply(mu, a, out=a)
-        np.add(Y1, a, out=Y1)
+        np.add(y1, a, out=y1)
         # Y₂ += μ (Z′ − J), after max |Z′ − J|
-        np.subtract(Z, J, out=a)
+        np.subtract(z, j, out=a)
         leq2_max = float(np.abs(a, out=b).max())
         np.multiply(mu, a, out=a)
-        np.add(Y2, a, out=Y2)
+        np.add(y2, a, out=y2)
         # M = Z′ + Y₂/μ_next
-        np.divide(Y2, next_mu, out=a)
-        np.add(Z, a, out=self.M[:, cols])
+        np.divide(y2, next_mu, out=a)
+        np.add(z, a, out=a)
+        for target, value in ((self.Z, z), (self.E, e), (self.Y1, y1), (self.Y2, y2), (self.M, a)):
+            target[:, cols] = value
         return leq2_max
 
     def leq1(self) -> np.ndarray:
