@@ -4,6 +4,8 @@
 # coefficient cache), one torch thread per task, two tasks at a time.
 set -euo pipefail
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+# (regenerated 2026-12-03 with the same command after removing the records: the earlier
+# ones came from older deep-core code and did not reproduce under `verify`)
 python -m benchmark run --methods dscn-l1,dscn-l2,dpsc,dasc --datasets bbc,fashion-mnist,notmnist \
     --sizes 1000,2225 --seeds 0,1,2 --jobs 2 --out results --timeout-min 60
 # 20 Newsgroups (9,301 posts, full-batch C of 9,301^2). DASC re-clusters every 10
