@@ -111,16 +111,18 @@ def rerun_costs(records: Sequence[dict[str, Any]]) -> dict[str, float]:
     its method, dataset, size and seed. A readout variant (``post``, ``argmax``) records
     only its readout's time, but its rerun trains again unless a sibling's rerun left
     the training behind, so it costs what the training costs."""
+    ok = [r for r in records if r.get("status") == "ok"]
     longest: dict[tuple, float] = {}
-    for r in (r for r in records if r.get("status") == "ok"):
-        key = (r.get("method"), r.get("dataset"), r.get("n_points"), r.get("seed"))
+    for r in ok:
         fit = r.get("fit_time_s")
+        key = _training_key(r)
         longest[key] = max(longest.get(key, 0.0), math.inf if fit is None else float(fit))
-    return {
-        r["task_id"]: longest[(r.get("method"), r.get("dataset"), r.get("n_points"), r.get("seed"))]
-        for r in records
-        if r.get("status") == "ok"
-    }
+    return {r["task_id"]: longest[_training_key(r)] for r in ok}
+
+
+def _training_key(record: dict[str, Any]) -> tuple:
+    """What the readout variants of one training share: method, dataset, size, seed."""
+    return tuple(record.get(field) for field in ("method", "dataset", "n_points", "seed"))
 
 
 def task_of(record: dict[str, Any], registry: Registry) -> Task:

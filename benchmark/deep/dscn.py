@@ -11,6 +11,7 @@ their own terms. How the reference code's settings map onto Eq. (1):
 
 from __future__ import annotations
 
+from benchmark.any_data import any_data_source
 from benchmark.deep.network_defaults import NETWORK_DEFAULTS, READOUT_VARIANTS, deep_memory_mb
 from benchmark.plugins import ALL_DATASETS, MethodInfo, Param, features_key
 
@@ -30,13 +31,11 @@ HELD_OUT_ACC = {"l1": "0.579 (best λ1 there: 0.601)", "l2": "0.589 (best λ1 th
 
 
 def _any_data_source(regularizer: str) -> str:
-    return (
-        "transfer:mnist+omniglot: best mean ACC (plain readout, input_scale=unit-rms) over "
-        "λ1 in {0.01, 0.1, 1, 10}, averaged over 1,000 MNIST digits and 10 Omniglot "
-        f"characters (200 drawings), seeds 100-101, DSCN-{regularizer.upper()}; on "
-        "Fashion-MNIST's tuning pool, which the choice did not see, it gives "
-        f"{HELD_OUT_ACC[regularizer]}; {ANY_DATA_SEARCH}"
+    grid = (
+        f"λ1 in {{0.01, 0.1, 1, 10}} (DSCN-{regularizer.upper()}, plain readout, "
+        "input_scale=unit-rms)"
     )
+    return any_data_source(grid, HELD_OUT_ACC[regularizer], ANY_DATA_SEARCH)
 
 
 UNIT_RMS = Param(
