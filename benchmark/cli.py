@@ -252,6 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--methods", help="comma-separated method ids (default: all recorded)")
     verify.add_argument("--datasets", help="comma-separated dataset ids (default: all recorded)")
     verify.add_argument(
+        "--sizes",
+        type=_int_list(1, "5000,10000"),
+        help="comma-separated n (records of these sizes only; default: all)",
+    )
+    verify.add_argument(
         "--sample",
         type=int,
         metavar="K",
@@ -614,7 +619,7 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
     for dataset_id in datasets or ():
         registry.dataset(dataset_id)
     try:
-        records = select_records(store.records(), methods, datasets, args.sample)
+        records = select_records(store.records(), methods, datasets, args.sample, args.sizes)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -88,14 +88,17 @@ def select_records(
     methods: Sequence[str] | None = None,
     datasets: Sequence[str] | None = None,
     sample: int | None = None,
+    sizes: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """The ``ok`` records of the given methods and datasets; ``sample``: the K cheapest."""
+    """The ``ok`` records of the given methods, datasets and sizes (``n_points``); ``sample``:
+    the K cheapest of them."""
     chosen = [
         r
         for r in records
         if r.get("status") == "ok"
         and (not methods or r["method"] in methods)
         and (not datasets or r["dataset"] in datasets)
+        and (not sizes or r["n_points"] in sizes)
     ]
     cost = rerun_costs(records)
     chosen.sort(key=lambda r: (cost[r["task_id"]], r["task_id"]))

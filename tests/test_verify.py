@@ -93,6 +93,17 @@ def test_sample_picks_the_cheapest_ok_records_deterministically():
         select_records(records, sample=0)
 
 
+def test_select_records_keeps_only_the_requested_sizes():
+    records = [
+        {"task_id": t, "method": "lrr", "dataset": "fashion-mnist", "status": "ok",
+         "seed": 0, "n_points": n, "fit_time_s": f}
+        for t, n, f in (("small", 1000, 1.0), ("mid", 5000, 3.0), ("big", 10000, 9.0))
+    ]  # fmt: skip
+    assert [r["task_id"] for r in select_records(records, sizes=[10000])] == ["big"]
+    assert [r["task_id"] for r in select_records(records, sizes=[5000, 10000], sample=1)] == ["mid"]
+    assert len(select_records(records)) == 3
+
+
 def test_a_readout_variant_costs_what_its_training_costs():
     """A 'post' record's own fit time is its readout's; its rerun trains again."""
 
