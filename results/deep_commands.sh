@@ -15,6 +15,8 @@ python -m benchmark run --methods dscn-l1,dscn-l2,dpsc --datasets 20newsgroups -
     --jobs 2 --out results --timeout-min 120
 python -m benchmark run --methods dasc --datasets 20newsgroups --seeds 0,1,2 \
     --set dasc.cluster_every=10 --jobs 1 --out results --timeout-min 120
+# (DSCN-L1/L2 and DPSC at 5,000 and 10,000 seed 0 regenerated 2026-12-03 with the same
+# commands and an empty artefact folder; DASC there and everything on 20 Newsgroups not yet)
 # Seed 0 at 5,000 images (Table 2), both readouts; 10,000 where a run takes under 30 minutes.
 python -m benchmark run --methods dscn-l2,dscn-l1,dpsc,dasc --datasets fashion-mnist,notmnist \
     --sizes 5000 --seeds 0 --jobs 1 --timeout-min 30 --out results

@@ -4,6 +4,9 @@
 # resumable: rerun it to finish what a killed run left.
 set -euo pipefail
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+# (regenerated 2026-12-03 with these commands, after removing the records: the earlier ones
+# came from older deep-core code; run with SUBSPACE_BENCH_ARTIFACTS pointing at an empty
+# folder, so no cached teacher, meta-learner or C from older code was read)
 # Table 1 (BBC) and Table 3 (BBC): LRSC-L1, LRSC-L2 with both readouts, and the ablation rows
 python -m benchmark run --methods lrsc-l2,lrsc-l1 --datasets bbc --jobs 1 --timeout-min 30 --out results
 # Table 1 (20 Newsgroups), both readouts
