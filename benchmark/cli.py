@@ -14,14 +14,15 @@ from typing import Any
 import psutil
 from tabulate import tabulate
 
-from benchmark import cache_cli
+from benchmark import cache_cli, verify_ledger
 from benchmark.atomic import atomic_write_json
 from benchmark.figures import KINDS
+from benchmark.provenance import git_commit
 from benchmark.registry import PluginLoadError, Registry, UnknownPluginError
 from benchmark.runner import NOT_OK, failure_reason, plan
 from benchmark.store import Store
 from benchmark.tasks import GridError, Task, expand_grid, parse_overrides
-from benchmark.verify import DEFAULT_TOLERANCE, select_records, verify
+from benchmark.verify import DEFAULT_TOLERANCE, Check, select_records, verify
 
 DEFAULT_OUT = "runs"
 """Where a user's own runs go; the committed campaigns live in ``results/`` (``--out results``)."""
@@ -282,6 +283,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep",
         metavar="DIR",
         help="write the reruns into DIR and keep them (default: a temporary folder, removed)",
+    )
+    verify.add_argument(
+        "--unverified",
+        action="store_true",
+        help="skip the records that the ledger (OUT/verify/ledger.jsonl) shows matched under "
+        "the current code: a long verification resumes where it stopped",
+    )
+    verify.add_argument(
+        "--coverage",
+        action="store_true",
+        help="rerun nothing: print, per method, how many records the ledger shows matched "
+        "under the current code, matched under older code, differing, or never checked",
     )
 
     tuning = commands.add_parser(
@@ -618,15 +631,36 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
         registry.method(method_id)
     for dataset_id in datasets or ():
         registry.dataset(dataset_id)
+    code = verify_ledger.code_digest()
+    entries = verify_ledger.read(args.out)
+    if args.coverage:
+        rows = verify_ledger.coverage(store.records(), entries, code)
+        print(f"ledger {verify_ledger.ledger_path(args.out)}, current code {code}")
+        print(tabulate(rows, headers="keys", tablefmt="github"))
+        return 0
+    candidates = store.records()
+    if args.unverified:
+        states = verify_ledger.record_states(candidates, entries, code)
+        candidates = [r for r in candidates if states[r["task_id"]] != "matched"]
     try:
-        records = select_records(store.records(), methods, datasets, args.sample, args.sizes)
+        records = select_records(candidates, methods, datasets, args.sample, args.sizes)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if not records:
         print(f"no ok records to verify in {store.records_dir}", file=sys.stderr)
-        return 1
+        return 0 if args.unverified else 1
     print(f"verifying {len(records)} records of {store.records_dir}", flush=True)
+    commit = git_commit()
+
+    def report(check: Check) -> None:
+        print(check.line(), flush=True)
+        rerun = check.rerun.get("metrics") if check.rerun else None
+        verify_ledger.append(
+            args.out,
+            verify_ledger.entry(check.record, check.verdict, check.mode, rerun, code, commit),
+        )
+
     checks = verify(
         records,
         registry,
@@ -634,7 +668,7 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
         jobs=args.jobs,
         timeout_min=args.timeout_min,
         work_dir=args.keep,
-        report=lambda check: print(check.line(), flush=True),
+        report=report,
         reuse_artifacts=args.reuse_artifacts,
     )
     counts: dict[str, int] = {}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 
 import pytest
 
+from benchmark import verify_ledger
 from benchmark.cli import main
 from benchmark.store import Store
 from benchmark.verify import recorded_threads, select_records, thread_variables, verify
@@ -172,3 +174,71 @@ def test_reruns_get_the_thread_variables_the_record_ran_with():
     }
     assert thread_variables({"provenance": {"device": "cuda", "threads": threads}}) is None
     assert thread_variables({"provenance": {}}) is None
+
+
+def test_the_ledger_keeps_each_verdict_and_a_resumed_verify_skips_the_matched(
+    committed, tmp_path, capsys
+):
+    shutil.copytree(committed / "records", tmp_path / "records")
+    assert main(["verify", "--out", str(tmp_path)]) == 0
+    entries = verify_ledger.read(tmp_path)
+    assert [e["verdict"] for e in entries] == ["matched", "matched"]
+    assert {e["code_digest"] for e in entries} == {verify_ledger.code_digest()}
+    assert all(e["rerun"] == e["recorded"] for e in entries)
+
+    capsys.readouterr()
+    assert main(["verify", "--out", str(tmp_path), "--unverified"]) == 0
+    assert "no ok records to verify" in capsys.readouterr().err
+
+    # a record made again (new content, same task id) needs its own check
+    store = Store(tmp_path)
+    lrr = _by_method(tmp_path)["lrr"]
+    lrr["finished_at"] = "2099-01-01T00:00:00+00:00"
+    store.write_record(lrr)
+    assert main(["verify", "--out", str(tmp_path), "--coverage"]) == 0
+    table = capsys.readouterr().out
+    assert re.search(r"\| kmeans\s+\|\s+1 \|\s+1 \|\s+0 \|\s+0 \|\s+0 \|\s+0 \|", table), table
+    assert re.search(r"\| lrr\s+\|\s+1 \|\s+0 \|\s+0 \|\s+0 \|\s+0 \|\s+1 \|", table), table
+    assert main(["verify", "--out", str(tmp_path), "--unverified"]) == 0
+    out = capsys.readouterr().out
+    assert "verifying 1 records" in out and lrr["task_id"] in out
+    assert len(verify_ledger.read(tmp_path)) == 3
+
+
+def test_record_states_tell_current_from_older_code_and_skip_a_torn_line(tmp_path):
+    records = [
+        {"task_id": t, "method": "lrr", "dataset": "synthetic", "n_points": 9, "seed": 0,
+         "metrics": {"acc": 1.0}, "status": "ok"}
+        for t in ("a", "b", "c", "d")
+    ]  # fmt: skip
+    for record, verdict, code in [
+        (records[0], "matched", "old"),
+        (records[0], "matched", "new"),
+        (records[1], "matched", "old"),
+        (records[2], "matched", "new"),
+        (records[2], "differs", "newer"),  # a later difference under other code
+    ]:
+        line = verify_ledger.entry(record, verdict, "exact", {}, code, None)
+        verify_ledger.append(tmp_path, line)
+    with verify_ledger.ledger_path(tmp_path).open("a") as ledger:
+        ledger.write('{"task_id": "d", "record_dig')  # killed mid-write
+    entries = verify_ledger.read(tmp_path)
+    assert len(entries) == 5
+    assert verify_ledger.record_states(records, entries, "new") == {
+        "a": "matched", "b": "matched-older-code", "c": "matched", "d": "not-verified"
+    }  # fmt: skip
+    assert verify_ledger.record_states(records, entries, "newer")["c"] == "differs"
+    total = verify_ledger.coverage(records, entries, "new")[-1]
+    assert total["records"] == 4 and total["matched"] == 2 and total["not-verified"] == 1
+
+
+def test_the_code_digest_follows_the_runtime_sources(tmp_path):
+    for folder in verify_ledger.CODE_DIRS:
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.py").write_text("x = 1\n")
+    before = verify_ledger.code_digest(tmp_path)
+    (tmp_path / "methods" / "a.py").write_text("x = 2\n")
+    assert verify_ledger.code_digest(tmp_path) != before
+    (tmp_path / "methods" / "a.py").write_text("x = 1\n")
+    (tmp_path / "notes.md").write_text("not code")
+    assert verify_ledger.code_digest(tmp_path) == before

@@ -1,0 +1,153 @@
+"""The ledger of ``verify`` verdicts: which records a rerun has matched, under which code.
+
+Rerunning every committed record takes as long as making them (hours of training for the
+deep cells), so ``verify`` runs in groups over several sittings. Each verdict is appended
+to ``<out>/verify/ledger.jsonl`` the moment it is reached (a killed ``verify`` keeps what
+it finished). An entry names
+
+* the record by a digest of its content, so a regenerated record (same task id, new run)
+  is a different record and needs its own check;
+* the code by a digest of the runtime sources (every ``*.py`` under ``benchmark/``,
+  ``methods/`` and ``datasets/``), so a match under today's code is told apart from one
+  under older code, and by the git commit where there is one.
+
+:func:`coverage` tells, per method, how many of the current records have matched under
+the current code, matched only under older code, differed, or were never checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmark.registry import PROJECT_ROOT
+
+LEDGER_NAME = Path("verify") / "ledger.jsonl"
+CODE_DIRS = ("benchmark", "methods", "datasets")
+STATES = ("matched", "matched-older-code", "differs", "error", "not-verified")
+"""A record's state from its latest entry: matched under the current code, matched under
+other code, its latest rerun differed, could not be rerun, or no entry at all."""
+
+
+def ledger_path(out_dir: str | os.PathLike) -> Path:
+    """Where the ledger of the records in ``out_dir`` lives."""
+    return Path(out_dir) / LEDGER_NAME
+
+
+def record_digest(record: dict[str, Any]) -> str:
+    """A digest of the record's whole content (canonical JSON)."""
+    text = json.dumps(record, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def code_digest(root: str | os.PathLike = PROJECT_ROOT) -> str:
+    """A digest of the runtime sources: path and bytes of each ``*.py`` in ``CODE_DIRS``."""
+    digest = hashlib.sha256()
+    root = Path(root)
+    for folder in CODE_DIRS:
+        for path in sorted((root / folder).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def entry(
+    record: dict[str, Any],
+    verdict: str,
+    mode: str,
+    rerun_metrics: dict[str, float] | None,
+    code: str,
+    commit: str | None,
+) -> dict[str, Any]:
+    """One ledger line for a verdict on ``record``."""
+    return {
+        "task_id": record["task_id"],
+        "record_digest": record_digest(record),
+        "method": record["method"],
+        "variant": record.get("variant") or "",
+        "dataset": record["dataset"],
+        "n_points": record["n_points"],
+        "seed": record["seed"],
+        "verdict": verdict,
+        "mode": mode,
+        "recorded": record.get("metrics"),
+        "rerun": rerun_metrics,
+        "code_digest": code,
+        "commit": commit,
+        "verified_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def append(out_dir: str | os.PathLike, line: dict[str, Any]) -> None:
+    """Append one entry to the ledger (one ``write`` of one line, flushed to disk)."""
+    path = ledger_path(out_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (json.dumps(line, sort_keys=True) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The ledger's entries in order; a torn last line (a kill mid-write) is skipped."""
+    path = ledger_path(out_dir)
+    if not path.exists():
+        return []
+    entries = []
+    for text in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entries.append(json.loads(text))
+        except json.JSONDecodeError:
+            continue
+    return entries
+
+
+def record_states(
+    records: Iterable[dict[str, Any]], entries: Sequence[dict[str, Any]], code: str
+) -> dict[str, str]:
+    """Task id → state (one of ``STATES``) of each record, from its own entries.
+
+    A record counts as ``matched`` when any entry under the current code matched it
+    (a later check under other code does not undo that); otherwise its latest entry
+    decides."""
+    by_digest: dict[str, list[dict[str, Any]]] = {}
+    for line in entries:
+        by_digest.setdefault(line["record_digest"], []).append(line)
+    states = {}
+    for record in records:
+        own = by_digest.get(record_digest(record), [])
+        if any(e["verdict"] == "matched" and e["code_digest"] == code for e in own):
+            states[record["task_id"]] = "matched"
+        elif not own:
+            states[record["task_id"]] = "not-verified"
+        else:
+            latest = own[-1]["verdict"]
+            states[record["task_id"]] = "matched-older-code" if latest == "matched" else latest
+    return states
+
+
+def coverage(
+    records: Sequence[dict[str, Any]], entries: Sequence[dict[str, Any]], code: str
+) -> list[dict[str, Any]]:
+    """Per method: the number of ok records in each state, and a ``total`` row."""
+    ok = [r for r in records if r.get("status") == "ok"]
+    states = record_states(ok, entries, code)
+    rows: dict[str, dict[str, Any]] = {}
+    for record in ok:
+        row = rows.setdefault(
+            record["method"], {"method": record["method"], "records": 0, **dict.fromkeys(STATES, 0)}
+        )
+        row["records"] += 1
+        row[states[record["task_id"]]] += 1
+    ordered = [rows[m] for m in sorted(rows)]
+    total = {"method": "total", "records": len(ok)}
+    total.update({s: sum(row[s] for row in ordered) for s in STATES})
+    return [*ordered, total]
