@@ -217,7 +217,8 @@ def verify(
     report: Callable[[Check], None] | None = None,
     reuse_artifacts: bool = False,
 ) -> list[Check]:
-    """Rerun ``records`` in fresh processes and compare; ``report`` sees each verdict.
+    """Rerun ``records`` in fresh processes and compare; ``report`` sees each verdict as
+    soon as its rerun ends.
 
     Reruns write into ``work_dir`` (default: a temporary folder, removed afterwards), their
     deep artefacts into its ``artifacts/`` unless ``reuse_artifacts``. Records are run in
@@ -249,22 +250,40 @@ def verify(
             variables = dict(key or ())
             executor = LocalExecutor(jobs=jobs, timeout_min=timeout_min, progress=False)
             with child_environment({**variables, **own_artifacts}):
-                reruns = executor.run([task for _, task in members], store)
-            by_id = {rerun["task_id"]: rerun for rerun in reruns}
-            for record, task in members:
-                exact = key is not None
-                mode = (
-                    "exact at " + ", ".join(f"{k}={v}" for k, v in sorted(variables.items()))
-                    if exact
-                    else f"tolerance ±{tolerance:g}"
-                )
-                rerun = by_id.get(task.task_id) or store.read_record(task.task_id)
-                if rerun is None:
-                    done(Check(record, "error", mode, detail="no rerun record"))
-                    continue
-                verdict, detail = compare(record, rerun, exact, tolerance)
-                done(Check(record, verdict, mode, rerun, detail))
+                _rerun_group(members, variables if key else None, executor, store, tolerance, done)
     finally:
         if owned:
             shutil.rmtree(root, ignore_errors=True)
     return checks
+
+
+def _rerun_group(
+    members: Sequence[tuple[dict[str, Any], Task]],
+    variables: dict[str, str] | None,
+    executor: LocalExecutor,
+    store: Store,
+    tolerance: float,
+    done: Callable[[Check], None],
+) -> None:
+    """Rerun one group's tasks (same thread ``variables``; ``None``: not recorded, so
+    compare within ``tolerance``) and pass each verdict to ``done`` as its rerun ends."""
+    exact = variables is not None
+    if exact:
+        mode = "exact at " + ", ".join(f"{k}={v}" for k, v in sorted(variables.items()))
+    else:
+        mode = f"tolerance ±{tolerance:g}"
+    waiting = {task.task_id: record for record, task in members}
+
+    def judge(rerun: dict[str, Any]) -> None:
+        record = waiting.pop(rerun["task_id"], None)
+        if record is not None:
+            verdict, detail = compare(record, rerun, exact, tolerance)
+            done(Check(record, verdict, mode, rerun, detail))
+
+    executor.run([task for _, task in members], store, on_record=judge)
+    for task_id in list(waiting):  # not run: its rerun record was there already
+        rerun = store.read_record(task_id)
+        if rerun is None:
+            done(Check(waiting.pop(task_id), "error", mode, detail="no rerun record"))
+        else:
+            judge(rerun)

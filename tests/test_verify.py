@@ -242,3 +242,20 @@ def test_the_code_digest_follows_the_runtime_sources(tmp_path):
     (tmp_path / "methods" / "a.py").write_text("x = 1\n")
     (tmp_path / "notes.md").write_text("not code")
     assert verify_ledger.code_digest(tmp_path) == before
+
+
+def test_each_verdict_is_reported_when_its_own_rerun_ends(committed, registry, tmp_path):
+    """A verification of hours must not hold every verdict until the last rerun: a kill
+    would lose them all (the ledger is written from these reports)."""
+    records = Store(committed).records()
+    keep = tmp_path / "keep"
+    seen: list[tuple[str, list[str]]] = []
+
+    def report(check):
+        others = [r["task_id"] for r in records if r["task_id"] != check.record["task_id"]]
+        seen.append((check.verdict, [t for t in others if Store(keep).read_record(t)]))
+
+    verify(records, registry, work_dir=keep, report=report)
+    assert [verdict for verdict, _ in seen] == ["matched", "matched"]
+    assert seen[0][1] == [], "the first verdict came after the other rerun had finished"
+    assert len(seen[1][1]) == 1

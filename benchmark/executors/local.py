@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -175,8 +175,15 @@ class LocalExecutor:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.process.pid, signal.SIGKILL)
 
-    def run(self, tasks: Sequence[Task], store: Store) -> list[dict[str, Any]]:
-        """Run ``tasks``, ``jobs`` at a time; return their records in completion order."""
+    def run(
+        self,
+        tasks: Sequence[Task],
+        store: Store,
+        on_record: Callable[[dict[str, Any]], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Run ``tasks``, ``jobs`` at a time; return their records in completion order.
+
+        ``on_record`` sees each record as its task ends (before the others finish)."""
         pending = list(tasks)[::-1]
         active: dict[int, _Child] = {}
         timed_out: set[int] = set()
@@ -207,6 +214,8 @@ class LocalExecutor:
                     del active[pid]
                     record = self._finish(child, status, rusage, store, pid in timed_out)
                     records.append(record)
+                    if on_record is not None:
+                        on_record(record)
                     counts[record["status"]] += 1
                     bar.update(1)
                     if record["status"] != "ok":
