@@ -294,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--coverage",
         action="store_true",
         help="rerun nothing: print, per method, how many records the ledger shows matched "
-        "under the current code, matched under older code, differing, or never checked",
+        "under the current code, matched under older code, differing, or never checked, and "
+        "the recorded hours it would take to rerun those not matched under the current code",
     )
 
     tuning = commands.add_parser(
@@ -635,7 +636,11 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
     entries = verify_ledger.read(args.out)
     if args.coverage:
         rows = verify_ledger.coverage(store.records(), entries, code)
-        print(f"ledger {verify_ledger.ledger_path(args.out)}, current code {code}")
+        print(
+            f"ledger {verify_ledger.ledger_path(args.out)}; a match is current while the "
+            f"sources its rerun loaded are unchanged (entries without them: all sources, "
+            f"today {code}); rerun_h: recorded hours to rerun the rest"
+        )
         print(tabulate(rows, headers="keys", tablefmt="github"))
         return 0
     candidates = store.records()
@@ -656,10 +661,17 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
     def report(check: Check) -> None:
         print(check.line(), flush=True)
         rerun = check.rerun.get("metrics") if check.rerun else None
-        verify_ledger.append(
-            args.out,
-            verify_ledger.entry(check.record, check.verdict, check.mode, rerun, code, commit),
+        sources = ((check.rerun or {}).get("provenance") or {}).get("sources") or {}
+        line = verify_ledger.entry(
+            check.record,
+            check.verdict,
+            check.mode,
+            rerun,
+            sources.get("digest") or code,
+            commit,
+            sources.get("files") if sources.get("digest") else None,
         )
+        verify_ledger.append(args.out, line)
 
     checks = verify(
         records,

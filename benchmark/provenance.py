@@ -1,19 +1,26 @@
-"""Where and with what a result was computed: git commit, packages, machine, device."""
+"""Where and with what a result was computed: git commit, the project sources the task ran,
+packages, machine, device."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.metadata
 import os
 import platform
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import threadpoolctl
 
 from benchmark.registry import PROJECT_ROOT
+
+SOURCE_DIRS = ("benchmark", "methods", "datasets")
+"""The project's runtime source folders (packages and plugin files)."""
 
 PACKAGES = ("numpy", "scipy", "scikit-learn", "torch", "pandas", "cvxpy", "submitit")
 
@@ -92,7 +99,48 @@ def thread_counts() -> dict[str, Any]:
     }
 
 
+def source_digest(paths: Sequence[str], root: str | os.PathLike = PROJECT_ROOT) -> str | None:
+    """A digest of the relative path and bytes of each file (in the given order);
+    ``None`` when one of them no longer exists."""
+    digest = hashlib.sha256()
+    for relative in paths:
+        path = Path(root) / relative
+        if not path.is_file():
+            return None
+        digest.update(relative.encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def loaded_sources() -> dict[str, Any]:
+    """The project sources this process has imported (every ``*.py`` of ``SOURCE_DIRS``
+    in ``sys.modules``: the engine modules and the plugin files a task ran), as sorted
+    paths relative to the project root, with their :func:`source_digest`.
+
+    Read at the end of a task, this is the code the result depends on (and a little
+    more: the worker's own modules); editing any other file (the CLI, ``verify``, the
+    tables) leaves it unchanged."""
+    root = Path(PROJECT_ROOT).resolve()
+    files = set()
+    for module in list(sys.modules.values()):
+        where = getattr(module, "__file__", None)
+        if not where or not where.endswith(".py"):
+            continue
+        try:
+            relative = Path(where).resolve().relative_to(root)
+        except ValueError:
+            continue
+        if relative.parts[0] in SOURCE_DIRS:
+            files.add(relative.as_posix())
+    paths = sorted(files)
+    return {"files": paths, "digest": source_digest(paths)}
+
+
 def provenance() -> dict[str, Any]:
-    """Provenance fields of a record (device and threads are read when called: torch may
-    load late)."""
-    return {**_static_provenance(), "device": _device(), "threads": thread_counts()}
+    """Provenance fields of a record (device, threads and sources are read when called:
+    torch and the plugins load late)."""
+    return {
+        **_static_provenance(),
+        "device": _device(),
+        "threads": thread_counts(),
+        "sources": loaded_sources(),
+    }

@@ -118,12 +118,12 @@ def rerun_costs(records: Sequence[dict[str, Any]]) -> dict[str, float]:
     longest: dict[tuple, float] = {}
     for r in ok:
         fit = r.get("fit_time_s")
-        key = _training_key(r)
+        key = training_key(r)
         longest[key] = max(longest.get(key, 0.0), math.inf if fit is None else float(fit))
-    return {r["task_id"]: longest[_training_key(r)] for r in ok}
+    return {r["task_id"]: longest[training_key(r)] for r in ok}
 
 
-def _training_key(record: dict[str, Any]) -> tuple:
+def training_key(record: dict[str, Any]) -> tuple:
     """What the readout variants of one training share: method, dataset, size, seed."""
     return tuple(record.get(field) for field in ("method", "dataset", "n_points", "seed"))
 

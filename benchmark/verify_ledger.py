@@ -7,12 +7,16 @@ it finished). An entry names
 
 * the record by a digest of its content, so a regenerated record (same task id, new run)
   is a different record and needs its own check;
-* the code by a digest of the runtime sources (every ``*.py`` under ``benchmark/``,
-  ``methods/`` and ``datasets/``), so a match under today's code is told apart from one
-  under older code, and by the git commit where there is one.
+* the code by the sources the rerun loaded (``provenance.sources`` of the rerun record:
+  the engine modules and plugin files it imported, with their digest), so a match stays
+  a match under today's code as long as those files are unchanged, whatever else was
+  edited (the CLI, ``verify``, tables); and by the git commit where there is one.
+  Entries older than that field carry a digest of every runtime source instead
+  (:func:`code_digest`), and count as current only while no runtime source changed.
 
 :func:`coverage` tells, per method, how many of the current records have matched under
-the current code, matched only under older code, differed, or were never checked.
+the current code, matched only under older code, differed, or were never checked, and
+how long rerunning the rest would take.
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmark.provenance import SOURCE_DIRS, source_digest
 from benchmark.registry import PROJECT_ROOT
+from benchmark.verify import rerun_costs, training_key
 
 LEDGER_NAME = Path("verify") / "ledger.jsonl"
-CODE_DIRS = ("benchmark", "methods", "datasets")
 STATES = ("matched", "matched-older-code", "differs", "error", "not-verified")
 """A record's state from its latest entry: matched under the current code, matched under
 other code, its latest rerun differed, could not be rerun, or no entry at all."""
@@ -46,14 +51,14 @@ def record_digest(record: dict[str, Any]) -> str:
 
 
 def code_digest(root: str | os.PathLike = PROJECT_ROOT) -> str:
-    """A digest of the runtime sources: path and bytes of each ``*.py`` in ``CODE_DIRS``."""
-    digest = hashlib.sha256()
+    """A digest of every runtime source: each ``*.py`` in ``SOURCE_DIRS``, by path."""
     root = Path(root)
-    for folder in CODE_DIRS:
-        for path in sorted((root / folder).rglob("*.py")):
-            digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
-            digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    paths = [
+        path.relative_to(root).as_posix()
+        for folder in SOURCE_DIRS
+        for path in sorted((root / folder).rglob("*.py"))
+    ]
+    return source_digest(paths, root) or ""
 
 
 def entry(
@@ -63,8 +68,10 @@ def entry(
     rerun_metrics: dict[str, float] | None,
     code: str,
     commit: str | None,
+    code_files: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """One ledger line for a verdict on ``record``."""
+    """One ledger line for a verdict on ``record``; ``code`` is the digest of
+    ``code_files`` (the sources the rerun loaded) or, without them, :func:`code_digest`."""
     return {
         "task_id": record["task_id"],
         "record_digest": record_digest(record),
@@ -78,6 +85,7 @@ def entry(
         "recorded": record.get("metrics"),
         "rerun": rerun_metrics,
         "code_digest": code,
+        "code_files": list(code_files) if code_files is not None else None,
         "commit": commit,
         "verified_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -111,20 +119,36 @@ def read(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 def record_states(
-    records: Iterable[dict[str, Any]], entries: Sequence[dict[str, Any]], code: str
+    records: Iterable[dict[str, Any]],
+    entries: Sequence[dict[str, Any]],
+    code: str,
+    root: str | os.PathLike = PROJECT_ROOT,
 ) -> dict[str, str]:
     """Task id → state (one of ``STATES``) of each record, from its own entries.
 
     A record counts as ``matched`` when any entry under the current code matched it
     (a later check under other code does not undo that); otherwise its latest entry
-    decides."""
+    decides. An entry is under the current code when the files it names hash today to
+    its digest, or, for an entry without files, when its digest is ``code`` (the digest
+    of every runtime source, :func:`code_digest`)."""
     by_digest: dict[str, list[dict[str, Any]]] = {}
     for line in entries:
         by_digest.setdefault(line["record_digest"], []).append(line)
+    today: dict[tuple[str, ...], str | None] = {}
+
+    def current(line: dict[str, Any]) -> bool:
+        files = line.get("code_files")
+        if files is None:
+            return line["code_digest"] == code
+        key = tuple(files)
+        if key not in today:
+            today[key] = source_digest(files, root)
+        return today[key] == line["code_digest"]
+
     states = {}
     for record in records:
         own = by_digest.get(record_digest(record), [])
-        if any(e["verdict"] == "matched" and e["code_digest"] == code for e in own):
+        if any(e["verdict"] == "matched" and current(e) for e in own):
             states[record["task_id"]] = "matched"
         elif not own:
             states[record["task_id"]] = "not-verified"
@@ -135,19 +159,32 @@ def record_states(
 
 
 def coverage(
-    records: Sequence[dict[str, Any]], entries: Sequence[dict[str, Any]], code: str
+    records: Sequence[dict[str, Any]],
+    entries: Sequence[dict[str, Any]],
+    code: str,
+    root: str | os.PathLike = PROJECT_ROOT,
 ) -> list[dict[str, Any]]:
-    """Per method: the number of ok records in each state, and a ``total`` row."""
+    """Per method: the number of ok records in each state, ``rerun_h`` (recorded hours to
+    rerun those not matched under the current code, each training counted once: the
+    readout variants of one training rerun together), and a ``total`` row."""
     ok = [r for r in records if r.get("status") == "ok"]
-    states = record_states(ok, entries, code)
+    states = record_states(ok, entries, code, root)
+    cost = rerun_costs(ok)
     rows: dict[str, dict[str, Any]] = {}
+    trainings: dict[str, dict[tuple, float]] = {}
     for record in ok:
+        method = record["method"]
         row = rows.setdefault(
-            record["method"], {"method": record["method"], "records": 0, **dict.fromkeys(STATES, 0)}
+            method, {"method": method, "records": 0, **dict.fromkeys(STATES, 0), "rerun_h": 0.0}
         )
         row["records"] += 1
         row[states[record["task_id"]]] += 1
+        if states[record["task_id"]] != "matched":
+            trainings.setdefault(method, {})[training_key(record)] = cost[record["task_id"]]
+    for method, row in rows.items():
+        row["rerun_h"] = round(sum(trainings.get(method, {}).values()) / 3600, 1)
     ordered = [rows[m] for m in sorted(rows)]
     total = {"method": "total", "records": len(ok)}
-    total.update({s: sum(row[s] for row in ordered) for s in STATES})
+    total.update({s: sum(row[s] for row in ordered) for s in (*STATES, "rerun_h")})
+    total["rerun_h"] = round(total["rerun_h"], 1)
     return [*ordered, total]

@@ -12,6 +12,7 @@ import pytest
 
 from benchmark import verify_ledger
 from benchmark.cli import main
+from benchmark.provenance import SOURCE_DIRS, source_digest
 from benchmark.store import Store
 from benchmark.verify import recorded_threads, select_records, thread_variables, verify
 
@@ -183,7 +184,13 @@ def test_the_ledger_keeps_each_verdict_and_a_resumed_verify_skips_the_matched(
     assert main(["verify", "--out", str(tmp_path)]) == 0
     entries = verify_ledger.read(tmp_path)
     assert [e["verdict"] for e in entries] == ["matched", "matched"]
-    assert {e["code_digest"] for e in entries} == {verify_ledger.code_digest()}
+    for line in entries:  # the code is named by the sources the rerun loaded
+        files = line["code_files"]
+        assert f"methods/{line['method']}.py" in files and "benchmark/worker.py" in files
+        assert "benchmark/cli.py" not in files and "benchmark/verify.py" not in files
+        assert line["code_digest"] == source_digest(files)
+    lrr = next(line for line in entries if line["method"] == "lrr")
+    assert "methods/estimators/lrr.py" in lrr["code_files"], "the estimator loads late"
     assert all(e["rerun"] == e["recorded"] for e in entries)
 
     capsys.readouterr()
@@ -233,7 +240,7 @@ def test_record_states_tell_current_from_older_code_and_skip_a_torn_line(tmp_pat
 
 
 def test_the_code_digest_follows_the_runtime_sources(tmp_path):
-    for folder in verify_ledger.CODE_DIRS:
+    for folder in SOURCE_DIRS:
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "a.py").write_text("x = 1\n")
     before = verify_ledger.code_digest(tmp_path)
@@ -242,6 +249,44 @@ def test_the_code_digest_follows_the_runtime_sources(tmp_path):
     (tmp_path / "methods" / "a.py").write_text("x = 1\n")
     (tmp_path / "notes.md").write_text("not code")
     assert verify_ledger.code_digest(tmp_path) == before
+
+
+def test_a_match_stays_current_while_the_sources_its_rerun_loaded_are_unchanged(tmp_path):
+    for folder in SOURCE_DIRS:
+        (tmp_path / folder).mkdir()
+    for name in ("methods/lrr.py", "benchmark/worker.py", "benchmark/cli.py"):
+        (tmp_path / name).write_text("x = 1\n")
+    loaded = ["benchmark/worker.py", "methods/lrr.py"]
+    record = {"task_id": "a", "method": "lrr", "dataset": "synthetic", "n_points": 9,
+              "seed": 0, "metrics": {"acc": 1.0}, "status": "ok", "fit_time_s": 7200.0}  # fmt: skip
+    line = verify_ledger.entry(
+        record, "matched", "exact", {}, source_digest(loaded, tmp_path), None, loaded
+    )
+
+    def state():
+        return verify_ledger.record_states([record], [line], "any", tmp_path)["a"]
+
+    assert state() == "matched"
+    (tmp_path / "benchmark" / "cli.py").write_text("x = 2\n")  # not loaded by the rerun
+    assert state() == "matched"
+    (tmp_path / "methods" / "lrr.py").write_text("x = 2\n")
+    assert state() == "matched-older-code"
+    (tmp_path / "methods" / "lrr.py").unlink()
+    assert state() == "matched-older-code"
+    rows = verify_ledger.coverage([record], [line], "any", tmp_path)
+    assert rows[-1]["matched-older-code"] == 1 and rows[-1]["rerun_h"] == 2.0
+
+
+def test_rerun_hours_count_each_training_once():
+    records = [
+        {"task_id": t, "method": "dscn-l1", "variant": v, "dataset": "bbc", "n_points": 9,
+         "seed": seed, "metrics": {"acc": 1.0}, "status": "ok", "fit_time_s": fit}
+        for t, v, seed, fit in [("a", "", 0, 3600.0), ("b", "post", 0, 60.0), ("c", "", 1, 1800.0)]
+    ]  # fmt: skip
+    matched_c = verify_ledger.entry(records[2], "matched", "exact", {}, "now", None)
+    rows = verify_ledger.coverage(records, [matched_c], "now")
+    assert rows[0]["rerun_h"] == 1.0, "seed 0's two readouts share one training of an hour"
+    assert rows[0]["matched"] == 1 and rows[0]["not-verified"] == 2
 
 
 def test_each_verdict_is_reported_when_its_own_rerun_ends(committed, registry, tmp_path):
