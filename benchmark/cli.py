@@ -264,6 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the K cheapest records (by recorded fit time, ties by task id)",
     )
     verify.add_argument(
+        "--hours",
+        type=float,
+        metavar="H",
+        help="only the cheapest records whose reruns fit in H recorded hours (each training "
+        "once): a sitting of a long verification, with --unverified",
+    )
+    verify.add_argument(
         "--tolerance",
         type=float,
         default=DEFAULT_TOLERANCE,
@@ -644,18 +651,22 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
         print(tabulate(rows, headers="keys", tablefmt="github"))
         return 0
     candidates = store.records()
+    matched: set[str] = set()
     if args.unverified:
         states = verify_ledger.record_states(candidates, entries, code)
-        candidates = [r for r in candidates if states[r["task_id"]] != "matched"]
+        matched = {task_id for task_id, state in states.items() if state == "matched"}
     try:
-        records = select_records(candidates, methods, datasets, args.sample, args.sizes)
+        records = select_records(
+            candidates, methods, datasets, args.sample, args.sizes, args.hours, skip=matched
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    within = f" within --hours {args.hours:g}" if args.hours else ""
     if not records:
-        print(f"no ok records to verify in {store.records_dir}", file=sys.stderr)
+        print(f"no ok records to verify{within} in {store.records_dir}", file=sys.stderr)
         return 0 if args.unverified else 1
-    print(f"verifying {len(records)} records of {store.records_dir}", flush=True)
+    print(f"verifying {len(records)} records of {store.records_dir}{within}", flush=True)
     commit = git_commit()
 
     def report(check: Check) -> None:

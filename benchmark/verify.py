@@ -29,7 +29,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,13 +89,18 @@ def select_records(
     datasets: Sequence[str] | None = None,
     sample: int | None = None,
     sizes: Sequence[int] | None = None,
+    hours: float | None = None,
+    skip: Collection[str] = (),
 ) -> list[dict[str, Any]]:
-    """The ``ok`` records of the given methods, datasets and sizes (``n_points``); ``sample``:
-    the K cheapest of them."""
+    """The ``ok`` records of the given methods, datasets and sizes (``n_points``) but those
+    whose task id is in ``skip``, cheapest first; ``sample``: the K cheapest of them;
+    ``hours``: the cheapest whose reruns fit in that many recorded hours (each training
+    counted once: a training's readout variants rerun together)."""
     chosen = [
         r
         for r in records
         if r.get("status") == "ok"
+        and r["task_id"] not in skip
         and (not methods or r["method"] in methods)
         and (not datasets or r["dataset"] in datasets)
         and (not sizes or r["n_points"] in sizes)
@@ -106,7 +111,27 @@ def select_records(
         if sample < 1:
             raise ValueError(f"--sample must be >= 1, got {sample}")
         chosen = chosen[:sample]
+    if hours is not None:
+        if not hours > 0:
+            raise ValueError(f"--hours must be > 0, got {hours}")
+        chosen = _within_budget(chosen, cost, hours * 3600)
     return chosen
+
+
+def _within_budget(
+    ordered: Sequence[dict[str, Any]], cost: dict[str, float], seconds: float
+) -> list[dict[str, Any]]:
+    """The leading records of ``ordered`` whose trainings' costs add up to ``seconds``."""
+    spent, trainings, kept = 0.0, set(), []
+    for record in ordered:
+        key = training_key(record)
+        if key not in trainings:
+            if spent + cost[record["task_id"]] > seconds:
+                break
+            spent += cost[record["task_id"]]
+            trainings.add(key)
+        kept.append(record)
+    return kept
 
 
 def rerun_costs(records: Sequence[dict[str, Any]]) -> dict[str, float]:

@@ -96,6 +96,23 @@ def test_sample_picks_the_cheapest_ok_records_deterministically():
         select_records(records, sample=0)
 
 
+def test_hours_keep_the_cheapest_reruns_that_fit_counting_each_training_once():
+    def rec(task_id, variant, seed, fit):
+        return {"task_id": task_id, "method": "dscn-l2", "variant": variant, "dataset": "bbc",
+                "n_points": 9, "seed": seed, "status": "ok", "fit_time_s": fit}  # fmt: skip
+
+    records = [rec("a", "", 0, 1800.0), rec("b", "post", 0, 5.0), rec("c", "", 1, 2700.0)]
+    chosen = select_records(records, hours=1.0)
+    assert [r["task_id"] for r in chosen] == ["a", "b"], "seed 1 does not fit beside seed 0"
+    assert len(select_records(records, hours=1.25)) == 3
+    assert select_records(records, hours=0.1) == []
+    # a readout left alone (its plain sibling matched before) still costs its training
+    assert select_records(records, hours=0.4, skip={"a"}) == []
+    assert [r["task_id"] for r in select_records(records, hours=0.6, skip={"a"})] == ["b"]
+    with pytest.raises(ValueError, match="--hours must be > 0"):
+        select_records(records, hours=0)
+
+
 def test_select_records_keeps_only_the_requested_sizes():
     records = [
         {"task_id": t, "method": "lrr", "dataset": "fashion-mnist", "status": "ok",
