@@ -65,6 +65,40 @@ def _device() -> str:
     return "cpu"
 
 
+VECTOR_EXTENSIONS = ("avx512f", "avx2", "avx", "sse4_2", "neon", "asimd")
+"""CPU flags, widest first, that decide which kernels torch and BLAS dispatch to."""
+
+
+def cpu_description(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> dict[str, str | None]:
+    """The CPU the arithmetic ran on: its model name (with vendor, family and model
+    number, which tell generations apart in a virtual machine that names only a brand)
+    and its widest vector extension.
+
+    Results are bit-identical only on the same kind of CPU: torch (oneDNN) and OpenBLAS
+    pick their kernels by instruction set, and kernels of another width sum in another
+    order. Read from ``/proc/cpuinfo`` on Linux; elsewhere the model is
+    ``platform.processor()`` and the extension ``None`` (unknown)."""
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return {"model": platform.processor() or platform.machine(), "vector": None}
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip().lower(), value.strip())
+    flags = set((fields.get("flags") or fields.get("features") or "").split())
+    vector = next((name for name in VECTOR_EXTENSIONS if name in flags), None)
+    model = fields.get("model name") or fields.get("cpu model") or platform.processor()
+    generation = " ".join(
+        f"{label} {fields[key]}"
+        for key, label in (("vendor_id", ""), ("cpu family", "family"), ("model", "model"))
+        if fields.get(key)
+    ).strip()
+    if generation:
+        model = f"{model} ({generation})"
+    return {"model": model or platform.machine(), "vector": vector}
+
+
 @functools.lru_cache(maxsize=1)
 def _static_provenance() -> dict[str, Any]:
     return {
@@ -73,6 +107,7 @@ def _static_provenance() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "host": socket.gethostname(),
+        "cpu": cpu_description(),
     }
 
 

@@ -6,10 +6,15 @@ records), and its metrics are compared with the recorded ones:
 
 * **exact** when the record ran on the CPU and states its BLAS thread count
   (``provenance.threads.blas``): the rerun gets the same count, and the same task id,
-  code and thread count must give the same labels, hence the same metrics bit for bit;
+  code, thread count and kind of CPU must give the same labels, hence the same metrics
+  bit for bit;
 * **within ``tolerance``** (absolute, per metric) otherwise: records without a thread
-  count (made before records stated it) rerun at the executor's default count, and GPU
-  records rerun wherever this command runs.
+  count (made before records stated it) rerun at the executor's default count, GPU
+  records rerun wherever this command runs, and records whose ``provenance.cpu`` names
+  another CPU than the rerun's (another vector width: torch and BLAS dispatch other
+  kernels, which sum in another order; training amplifies the last bits) are compared
+  within the tolerance, the line naming both CPUs. Records made before records named
+  their CPU are compared exactly, and a ``differs`` line says that the CPU is unknown.
 
 The deep methods' trained artefacts (pretrained auto-encoders, fine-tuned C, ClusterGAN
 and LRSC trainings) are not reused: the reruns read and write them in an empty folder of
@@ -189,6 +194,20 @@ def task_of(record: dict[str, Any], registry: Registry) -> Task:
     return task
 
 
+def recorded_cpu(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The CPU a record ran on (``provenance.cpu``), ``None`` for GPU records and for
+    records made before records named their CPU."""
+    provenance = record.get("provenance") or {}
+    if provenance.get("device", "cpu") != "cpu":
+        return None
+    return provenance.get("cpu")
+
+
+def cpu_label(cpu: dict[str, Any]) -> str:
+    """``model [vector extension]`` of a recorded CPU."""
+    return f"{cpu.get('model')} [{cpu.get('vector') or 'vector extension unknown'}]"
+
+
 def compare(
     record: dict[str, Any], rerun: dict[str, Any], exact: bool, tolerance: float
 ) -> tuple[str, str]:
@@ -292,23 +311,32 @@ def _rerun_group(
 ) -> None:
     """Rerun one group's tasks (same thread ``variables``; ``None``: not recorded, so
     compare within ``tolerance``) and pass each verdict to ``done`` as its rerun ends."""
-    exact = variables is not None
-    if exact:
-        mode = "exact at " + ", ".join(f"{k}={v}" for k, v in sorted(variables.items()))
-    else:
-        mode = f"tolerance ±{tolerance:g}"
+    exact_threads = variables is not None
+    tolerance_mode = f"tolerance ±{tolerance:g}"
+    exact_mode = tolerance_mode
+    if exact_threads:
+        exact_mode = "exact at " + ", ".join(f"{k}={v}" for k, v in sorted(variables.items()))
     waiting = {task.task_id: record for record, task in members}
 
     def judge(rerun: dict[str, Any]) -> None:
         record = waiting.pop(rerun["task_id"], None)
-        if record is not None:
-            verdict, detail = compare(record, rerun, exact, tolerance)
-            done(Check(record, verdict, mode, rerun, detail))
+        if record is None:
+            return
+        cpus = recorded_cpu(record), recorded_cpu(rerun)
+        other_cpu = None not in cpus and cpus[0] != cpus[1]
+        exact = exact_threads and not other_cpu
+        mode = exact_mode if exact else tolerance_mode
+        if other_cpu:
+            mode += f"; recorded on {cpu_label(cpus[0])}, rerun on {cpu_label(cpus[1])}"
+        verdict, detail = compare(record, rerun, exact, tolerance)
+        if verdict == "differs" and exact and cpus[0] is None:
+            mode += "; the record names no CPU, so it may come from another kind of CPU"
+        done(Check(record, verdict, mode, rerun, detail))
 
     executor.run([task for _, task in members], store, on_record=judge)
     for task_id in list(waiting):  # not run: its rerun record was there already
         rerun = store.read_record(task_id)
         if rerun is None:
-            done(Check(waiting.pop(task_id), "error", mode, detail="no rerun record"))
+            done(Check(waiting.pop(task_id), "error", exact_mode, detail="no rerun record"))
         else:
             judge(rerun)

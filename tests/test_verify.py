@@ -321,3 +321,49 @@ def test_each_verdict_is_reported_when_its_own_rerun_ends(committed, registry, t
     assert [verdict for verdict, _ in seen] == ["matched", "matched"]
     assert seen[0][1] == [], "the first verdict came after the other rerun had finished"
     assert len(seen[1][1]) == 1
+
+
+def test_a_record_from_another_kind_of_cpu_is_compared_within_the_tolerance(
+    committed, tmp_path, capsys
+):
+    shutil.copytree(committed / "records", tmp_path / "records")
+    store = Store(tmp_path)
+    records = _by_method(tmp_path)
+    assert records["lrr"]["provenance"]["cpu"]["model"]
+    lrr = records["lrr"]
+    lrr["provenance"]["cpu"] = {"model": "Some Other CPU (family 99)", "vector": "avx512f"}
+    lrr["metrics"]["nmi"] -= 0.004
+    store.write_record(lrr)
+    # a record that names no CPU (older) stays exact, and its difference says so
+    kmeans = records["kmeans"]
+    del kmeans["provenance"]["cpu"]
+    kmeans["metrics"]["acc"] -= 0.004
+    store.write_record(kmeans)
+
+    assert main(["verify", "--out", str(tmp_path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    (matched,) = [line for line in lines if line.startswith("matched")]
+    assert lrr["task_id"] in matched and "tolerance ±0.01" in matched
+    assert "recorded on Some Other CPU (family 99) [avx512f], rerun on" in matched
+    (differs,) = [line for line in lines if line.startswith("differs")]
+    assert kmeans["task_id"] in differs and "exact at" in differs
+    assert "names no CPU" in differs
+
+
+def test_the_cpu_is_read_with_its_generation_and_widest_vector_extension(tmp_path):
+    from benchmark.provenance import cpu_description
+
+    x86 = tmp_path / "x86"
+    x86.write_text(
+        "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+        "model name\t: AMD EPYC\nflags\t\t: fpu sse4_2 avx avx2 avx512f\n\n"
+        "processor\t: 1\nmodel name\t: AMD EPYC\nflags\t\t: fpu\n"
+    )
+    assert cpu_description(x86) == {
+        "model": "AMD EPYC (AuthenticAMD family 25 model 17)",
+        "vector": "avx512f",
+    }
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd evtstrm\nCPU part\t: 0xd0c\n")
+    assert cpu_description(arm)["vector"] == "asimd"
+    assert cpu_description(tmp_path / "missing")["vector"] is None
