@@ -15,6 +15,8 @@ records), and its metrics are compared with the recorded ones:
   kernels, which sum in another order; training amplifies the last bits) are compared
   within the tolerance, the line naming both CPUs. Records made before records named
   their CPU are compared exactly, and a ``differs`` line says that the CPU is unknown.
+  A ``differs`` line also says when the rerun's input (``input_digest``, the features the
+  method saw) is not the record's: a feature cache built on another CPU, say.
 
 The deep methods' trained artefacts (pretrained auto-encoders, fine-tuned C, ClusterGAN
 and LRSC trainings) are not reused: the reruns read and write them in an empty folder of
@@ -331,6 +333,9 @@ def _rerun_group(
         verdict, detail = compare(record, rerun, exact, tolerance)
         if verdict == "differs" and exact and cpus[0] is None:
             mode += "; the record names no CPU, so it may come from another kind of CPU"
+        inputs = record.get("input_digest"), rerun.get("input_digest")
+        if verdict == "differs" and None not in inputs and inputs[0] != inputs[1]:
+            mode += f"; its input differs from the record's (digest {inputs[0]} -> {inputs[1]})"
         done(Check(record, verdict, mode, rerun, detail))
 
     executor.run([task for _, task in members], store, on_record=judge)

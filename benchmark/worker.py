@@ -34,6 +34,7 @@ import numpy as np
 import threadpoolctl
 
 from benchmark.data.home import MAKER_ENV
+from benchmark.deep.artifact_cache import array_digest
 from benchmark.meta import load_meta_data
 from benchmark.plugins import DivergenceError, MethodInfo, SourceError, tuning_of
 from benchmark.provenance import provenance
@@ -86,6 +87,7 @@ def base_record(task: Task, attempt_id: str, log_path: str | None = None) -> dic
         "fit_info": None,
         "log_path": log_path,
         "data_info": None,
+        "input_digest": None,
         "meta_source": task.meta_source,
         "meta_data_info": None,
         "started_at": None,
@@ -257,6 +259,9 @@ def run_task(
             with threadpoolctl.threadpool_limits(limits=1):
                 bundle = dataset.load(task.n_points, task.seed, **task.dataset_params)
             record["data_info"] = bundle.info or None
+            # the exact input bits (features can differ in the last bits between CPUs that
+            # built them): lets `verify` tell a changed input from a changed computation
+            record["input_digest"] = array_digest(bundle.X)[:16]
             estimate = float(method.memory_mb(len(bundle.y), bundle.X.shape[1]))
             record["memory_estimate_mb"] = estimate
             if mem_budget_mb is not None and estimate > mem_budget_mb:

@@ -16,10 +16,14 @@ python -m benchmark run --methods dscn-l1,dscn-l2,dpsc --datasets 20newsgroups -
 python -m benchmark run --methods dasc --datasets 20newsgroups --seeds 0,1,2 \
     --set dasc.cluster_every=10 --jobs 1 --out results --timeout-min 120
 # (DSCN-L1/L2 and DPSC at 5,000 and 10,000 seed 0 regenerated 2026-12-03 with the same
-# commands and an empty artefact folder; DASC there and everything on 20 Newsgroups not yet)
+# commands and an empty artefact folder; DASC at 5,000 and 10,000 in the fourth session of
+# that day, two runs at a time with OPENBLAS_NUM_THREADS unset and --timeout-min 60: a DASC
+# fit at 5,000 took 31-33 minutes beside another run)
 # Seed 0 at 5,000 images (Table 2), both readouts; 10,000 where a run takes under 30 minutes.
-python -m benchmark run --methods dscn-l2,dscn-l1,dpsc,dasc --datasets fashion-mnist,notmnist \
+python -m benchmark run --methods dscn-l2,dscn-l1,dpsc --datasets fashion-mnist,notmnist \
     --sizes 5000 --seeds 0 --jobs 1 --timeout-min 30 --out results
+python -m benchmark run --methods dasc --datasets fashion-mnist,notmnist \
+    --sizes 5000 --seeds 0 --jobs 1 --timeout-min 60 --out results
 # Seed 0 at 10,000 images (Table 1), both readouts, 30 minutes per task at most. DASC
 # re-clusters every 10 adversarial epochs there, as on 20 Newsgroups: re-clustering every
 # epoch (the reference's interval) took about 87 s per adversarial epoch at 10,000 points
@@ -27,7 +31,7 @@ python -m benchmark run --methods dscn-l2,dscn-l1,dpsc,dasc --datasets fashion-m
 python -m benchmark run --methods dscn-l2,dpsc,dscn-l1 --datasets fashion-mnist,notmnist \
     --sizes 10000 --seeds 0 --jobs 1 --timeout-min 30 --out results
 python -m benchmark run --methods dasc --datasets fashion-mnist,notmnist --sizes 10000 \
-    --seeds 0 --set dasc.cluster_every=10 --jobs 1 --timeout-min 30 --out results
+    --seeds 0 --set dasc.cluster_every=10 --jobs 1 --timeout-min 60 --out results
 # Seeds 1-2 at 5,000 and 10,000 images (issue 9: three seeds where a cell costs under
 # about 15 minutes), both readouts, one torch thread per task, two tasks at a time.
 python -m benchmark run --methods dscn-l2,dscn-l1 --datasets fashion-mnist,notmnist \
