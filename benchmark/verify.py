@@ -81,12 +81,15 @@ class Check:
         return f"{head}: {values}"
 
 
+def _cpu_provenance(record: dict[str, Any]) -> dict[str, Any]:
+    """The record's provenance when it ran on the CPU, else an empty dict."""
+    provenance = record.get("provenance") or {}
+    return provenance if provenance.get("device", "cpu") == "cpu" else {}
+
+
 def recorded_threads(record: dict[str, Any]) -> int | None:
     """The record's BLAS thread count, when it ran on the CPU and states one."""
-    provenance = record.get("provenance") or {}
-    if provenance.get("device", "cpu") != "cpu":
-        return None
-    threads = (provenance.get("threads") or {}).get("blas")
+    threads = (_cpu_provenance(record).get("threads") or {}).get("blas")
     return int(threads) if threads else None
 
 
@@ -199,10 +202,7 @@ def task_of(record: dict[str, Any], registry: Registry) -> Task:
 def recorded_cpu(record: dict[str, Any]) -> dict[str, Any] | None:
     """The CPU a record ran on (``provenance.cpu``), ``None`` for GPU records and for
     records made before records named their CPU."""
-    provenance = record.get("provenance") or {}
-    if provenance.get("device", "cpu") != "cpu":
-        return None
-    return provenance.get("cpu")
+    return _cpu_provenance(record).get("cpu")
 
 
 def cpu_label(cpu: dict[str, Any]) -> str:
