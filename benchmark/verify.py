@@ -163,6 +163,28 @@ def training_key(record: dict[str, Any]) -> tuple:
     return tuple(record.get(field) for field in ("method", "dataset", "n_points", "seed"))
 
 
+def staggered(
+    members: Sequence[tuple[dict[str, Any], Task]], jobs: int
+) -> list[tuple[dict[str, Any], Task]]:
+    """``members`` in an order where ``jobs`` reruns at once do not train the same thing
+    twice: the first readout of each of ``jobs`` trainings, then their other readouts, then
+    the next ``jobs`` trainings. Run side by side, two readouts of one training would both
+    wait for the one training (its cache entry is locked), leaving a worker idle for the
+    whole training. Order is kept otherwise; ``jobs`` 1 changes nothing."""
+    if jobs <= 1:
+        return list(members)
+    by_training: dict[tuple, list[tuple[dict[str, Any], Task]]] = {}
+    for member in members:
+        by_training.setdefault(training_key(member[0]), []).append(member)
+    trainings = list(by_training.values())
+    ordered: list[tuple[dict[str, Any], Task]] = []
+    for start in range(0, len(trainings), jobs):
+        batch = trainings[start : start + jobs]
+        ordered += [readouts[0] for readouts in batch]
+        ordered += [member for readouts in batch for member in readouts[1:]]
+    return ordered
+
+
 def task_of(record: dict[str, Any], registry: Registry) -> Task:
     """The task that made ``record``, with today's plugin paths; its id must be the record's."""
     registry.method(record["method"])  # UnknownPluginError names the known ids
@@ -294,6 +316,7 @@ def verify(
         own_artifacts = {} if reuse_artifacts else {ARTIFACTS_ENV: str(root / "artifacts")}
         for key, members in groups.items():
             variables = dict(key or ())
+            members = staggered(members, jobs)
             executor = LocalExecutor(jobs=jobs, timeout_min=timeout_min, progress=False)
             with child_environment({**variables, **own_artifacts}):
                 _rerun_group(members, variables if key else None, executor, store, tolerance, done)

@@ -14,7 +14,13 @@ from benchmark import verify_ledger
 from benchmark.cli import main
 from benchmark.provenance import SOURCE_DIRS, source_digest
 from benchmark.store import Store
-from benchmark.verify import recorded_threads, select_records, thread_variables, verify
+from benchmark.verify import (
+    recorded_threads,
+    select_records,
+    staggered,
+    thread_variables,
+    verify,
+)
 
 RUN = ["run", "--methods", "lrr,kmeans", "--datasets", "synthetic", "--sizes", "100"]
 
@@ -135,6 +141,21 @@ def test_a_readout_variant_costs_what_its_training_costs():
     records.append({**rec("other", "", 20.0), "seed": 1})
     assert [r["task_id"] for r in select_records(records, sample=1)] == ["other"]
     assert [r["task_id"] for r in select_records(records)] == ["other", "plain", "post"]
+
+
+def test_parallel_reruns_never_start_two_readouts_of_one_training_together():
+    """With two workers, A's and B's trainings run side by side, then their readouts."""
+
+    def member(task_id, seed, variant=""):
+        record = {"task_id": task_id, "method": "dasc", "dataset": "bbc", "n_points": 2225,
+                  "seed": seed, "variant": variant}  # fmt: skip
+        return record, task_id
+
+    members = [member("a", 0), member("a-post", 0, "post"), member("b", 1),
+               member("b-post", 1, "post"), member("c", 2)]  # fmt: skip
+    assert [t for _, t in staggered(members, jobs=2)] == ["a", "b", "a-post", "b-post", "c"]
+    assert [t for _, t in staggered(members, jobs=1)] == [t for _, t in members]
+    assert [t for _, t in staggered(members, jobs=3)] == ["a", "b", "c", "a-post", "b-post"]
 
 
 def test_verify_has_help():
