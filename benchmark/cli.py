@@ -17,7 +17,7 @@ from tabulate import tabulate
 from benchmark import cache_cli, verify_ledger
 from benchmark.atomic import atomic_write_json
 from benchmark.figures import KINDS
-from benchmark.provenance import git_commit
+from benchmark.provenance import cpu_description, git_commit
 from benchmark.registry import PluginLoadError, Registry, UnknownPluginError
 from benchmark.runner import NOT_OK, failure_reason, plan
 from benchmark.store import Store
@@ -295,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--unverified",
         action="store_true",
         help="skip the records that the ledger (OUT/verify/ledger.jsonl) shows matched under "
-        "the current code: a long verification resumes where it stopped",
+        "the current code, and those whose last rerun under the current code on this kind of "
+        "CPU differed (listed): a long verification resumes where it stopped",
     )
     verify.add_argument(
         "--coverage",
@@ -651,13 +652,23 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
         print(tabulate(rows, headers="keys", tablefmt="github"))
         return 0
     candidates = store.records()
-    matched: set[str] = set()
+    skip: set[str] = set()
     if args.unverified:
         states = verify_ledger.record_states(candidates, entries, code)
-        matched = {task_id for task_id, state in states.items() if state == "matched"}
+        skip = {task_id for task_id, state in states.items() if state == "matched"}
+        in_scope = select_records(candidates, methods, datasets, sizes=args.sizes)
+        known = verify_ledger.known_differences(in_scope, entries, code, cpu_description())
+        if known:
+            print(
+                f"skipping {len(known)} records whose last rerun under the current code on "
+                f"this CPU differs (see the ledger; verify without --unverified reruns them): "
+                + ", ".join(sorted(known)),
+                flush=True,
+            )
+        skip |= known
     try:
         records = select_records(
-            candidates, methods, datasets, args.sample, args.sizes, args.hours, skip=matched
+            candidates, methods, datasets, args.sample, args.sizes, args.hours, skip=skip
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -681,6 +692,7 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
             sources.get("digest") or code,
             commit,
             sources.get("files") if sources.get("digest") else None,
+            ((check.rerun or {}).get("provenance") or {}).get("cpu"),
         )
         verify_ledger.append(args.out, line)
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,9 +69,11 @@ def entry(
     code: str,
     commit: str | None,
     code_files: Sequence[str] | None = None,
+    rerun_cpu: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One ledger line for a verdict on ``record``; ``code`` is the digest of
-    ``code_files`` (the sources the rerun loaded) or, without them, :func:`code_digest`."""
+    ``code_files`` (the sources the rerun loaded) or, without them, :func:`code_digest`;
+    ``rerun_cpu``: the rerun's ``provenance.cpu``."""
     return {
         "task_id": record["task_id"],
         "record_digest": record_digest(record),
@@ -87,6 +89,7 @@ def entry(
         "code_digest": code,
         "code_files": list(code_files) if code_files is not None else None,
         "commit": commit,
+        "rerun_cpu": rerun_cpu,
         "verified_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -131,20 +134,8 @@ def record_states(
     decides. An entry is under the current code when the files it names hash today to
     its digest, or, for an entry without files, when its digest is ``code`` (the digest
     of every runtime source, :func:`code_digest`)."""
-    by_digest: dict[str, list[dict[str, Any]]] = {}
-    for line in entries:
-        by_digest.setdefault(line["record_digest"], []).append(line)
-    today: dict[tuple[str, ...], str | None] = {}
-
-    def current(line: dict[str, Any]) -> bool:
-        files = line.get("code_files")
-        if files is None:
-            return line["code_digest"] == code
-        key = tuple(files)
-        if key not in today:
-            today[key] = source_digest(files, root)
-        return today[key] == line["code_digest"]
-
+    by_digest = _by_record(entries)
+    current = _under_current_code(code, root)
     states = {}
     for record in records:
         own = by_digest.get(record_digest(record), [])
@@ -156,6 +147,54 @@ def record_states(
             latest = own[-1]["verdict"]
             states[record["task_id"]] = "matched-older-code" if latest == "matched" else latest
     return states
+
+
+def known_differences(
+    records: Iterable[dict[str, Any]],
+    entries: Sequence[dict[str, Any]],
+    code: str,
+    cpu: dict[str, Any] | None,
+    root: str | os.PathLike = PROJECT_ROOT,
+) -> set[str]:
+    """Task ids of the records whose latest entry differs, reached under the current code on
+    ``cpu`` (the entry's ``rerun_cpu``): a rerun here would only repeat it. Entries that
+    name no CPU (written before entries named it) never count."""
+    by_digest = _by_record(entries)
+    current = _under_current_code(code, root)
+    known = set()
+    for record in records:
+        own = by_digest.get(record_digest(record), [])
+        if not own:
+            continue
+        latest = own[-1]
+        if latest["verdict"] == "differs" and latest.get("rerun_cpu") == cpu and current(latest):
+            known.add(record["task_id"])
+    return known
+
+
+def _by_record(entries: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Ledger entries by the digest of the record they judged, in ledger order."""
+    by_digest: dict[str, list[dict[str, Any]]] = {}
+    for line in entries:
+        by_digest.setdefault(line["record_digest"], []).append(line)
+    return by_digest
+
+
+def _under_current_code(code: str, root: str | os.PathLike) -> Callable[[dict[str, Any]], bool]:
+    """A test of whether an entry was reached under today's code: the files it names hash
+    today to its digest or, for an entry without files, its digest is ``code``."""
+    today: dict[tuple[str, ...], str | None] = {}
+
+    def current(line: dict[str, Any]) -> bool:
+        files = line.get("code_files")
+        if files is None:
+            return line["code_digest"] == code
+        key = tuple(files)
+        if key not in today:
+            today[key] = source_digest(files, root)
+        return today[key] == line["code_digest"]
+
+    return current
 
 
 def coverage(

@@ -12,7 +12,7 @@ import pytest
 
 from benchmark import verify_ledger
 from benchmark.cli import main
-from benchmark.provenance import SOURCE_DIRS, source_digest
+from benchmark.provenance import SOURCE_DIRS, cpu_description, source_digest
 from benchmark.store import Store
 from benchmark.verify import (
     recorded_threads,
@@ -248,6 +248,33 @@ def test_the_ledger_keeps_each_verdict_and_a_resumed_verify_skips_the_matched(
     out = capsys.readouterr().out
     assert "verifying 1 records" in out and lrr["task_id"] in out
     assert len(verify_ledger.read(tmp_path)) == 3
+
+
+def test_a_resumed_verify_skips_a_known_difference_on_this_cpu_and_names_it(
+    committed, tmp_path, capsys
+):
+    shutil.copytree(committed / "records", tmp_path / "records")
+    lrr = _by_method(tmp_path)["lrr"]
+    lrr["metrics"]["acc"] = round(lrr["metrics"]["acc"] - 0.25, 6)
+    Store(tmp_path).write_record(lrr)
+    assert main(["verify", "--out", str(tmp_path), "--methods", "lrr", "--unverified"]) == 1
+    (entry,) = verify_ledger.read(tmp_path)
+    assert entry["verdict"] == "differs" and entry["rerun_cpu"] == cpu_description()
+
+    capsys.readouterr()
+    assert main(["verify", "--out", str(tmp_path), "--unverified"]) == 0
+    out = capsys.readouterr().out
+    assert "skipping 1 records whose last rerun" in out and lrr["task_id"] in out
+    assert "verifying 1 records" in out, "only the k-means record is rerun"
+    ran = [e["method"] for e in verify_ledger.read(tmp_path)]
+    assert ran == ["lrr", "kmeans"]
+    # on another kind of CPU the difference is worth a rerun
+    other = {"model": "another CPU", "vector": "avx512f"}
+    entries = verify_ledger.read(tmp_path)
+    assert verify_ledger.known_differences([lrr], entries, "unused", other) == set()
+    assert verify_ledger.known_differences([lrr], entries, "unused", cpu_description()) == {
+        lrr["task_id"]
+    }
 
 
 def test_record_states_tell_current_from_older_code_and_skip_a_torn_line(tmp_path):
