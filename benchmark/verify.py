@@ -227,6 +227,12 @@ def recorded_cpu(record: dict[str, Any]) -> dict[str, Any] | None:
     return _cpu_provenance(record).get("cpu")
 
 
+def recorded_platform(record: dict[str, Any]) -> str | None:
+    """The ``provenance.platform`` a record ran on (OS, kernel build, machine type): a
+    machine's only trace in the records made before they named the CPU."""
+    return (record.get("provenance") or {}).get("platform")
+
+
 def cpu_label(cpu: dict[str, Any]) -> str:
     """``model [vector extension]`` of a recorded CPU."""
     return f"{cpu.get('model')} [{cpu.get('vector') or 'vector extension unknown'}]"
@@ -356,6 +362,9 @@ def _rerun_group(
         verdict, detail = compare(record, rerun, exact, tolerance)
         if verdict == "differs" and exact and cpus[0] is None:
             mode += "; the record names no CPU, so it may come from another kind of CPU"
+            platforms = recorded_platform(record), recorded_platform(rerun)
+            if None not in platforms and platforms[0] != platforms[1]:
+                mode += f" (it ran on {platforms[0]}, the rerun on {platforms[1]})"
         inputs = record.get("input_digest"), rerun.get("input_digest")
         if verdict == "differs" and None not in inputs and inputs[0] != inputs[1]:
             mode += f"; its input differs from the record's (digest {inputs[0]} -> {inputs[1]})"

@@ -388,6 +388,7 @@ def test_a_record_from_another_kind_of_cpu_is_compared_within_the_tolerance(
     kmeans["metrics"]["acc"] -= 0.004
     assert len(kmeans["input_digest"]) == 16
     kmeans["input_digest"] = "0" * 16
+    kmeans["provenance"]["platform"] = "Linux-6.1-another-machine"
     store.write_record(kmeans)
 
     assert main(["verify", "--out", str(tmp_path)]) == 1
@@ -398,6 +399,7 @@ def test_a_record_from_another_kind_of_cpu_is_compared_within_the_tolerance(
     (differs,) = [line for line in lines if line.startswith("differs")]
     assert kmeans["task_id"] in differs and "exact at" in differs
     assert "names no CPU" in differs
+    assert "(it ran on Linux-6.1-another-machine, the rerun on Linux-" in differs
     assert f"its input differs from the record's (digest {'0' * 16} -> " in differs
 
 
