@@ -22,7 +22,7 @@ from benchmark.registry import PluginLoadError, Registry, UnknownPluginError
 from benchmark.runner import NOT_OK, failure_reason, plan
 from benchmark.store import Store
 from benchmark.tasks import GridError, Task, expand_grid, parse_overrides
-from benchmark.verify import DEFAULT_TOLERANCE, Check, select_records, verify
+from benchmark.verify import DEFAULT_TOLERANCE, Check, kernel_choice, select_records, verify
 
 DEFAULT_OUT = "runs"
 """Where a user's own runs go; the committed campaigns live in ``results/`` (``--out results``)."""
@@ -657,7 +657,9 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
         states = verify_ledger.record_states(candidates, entries, code)
         skip = {task_id for task_id, state in states.items() if state == "matched"}
         in_scope = select_records(candidates, methods, datasets, sizes=args.sizes)
-        known = verify_ledger.known_differences(in_scope, entries, code, cpu_description())
+        known = verify_ledger.known_differences(
+            in_scope, entries, code, cpu_description(), kernel_choice()
+        )
         if known:
             print(
                 f"skipping {len(known)} records whose last rerun under the current code on "
@@ -693,6 +695,7 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
             commit,
             sources.get("files") if sources.get("digest") else None,
             ((check.rerun or {}).get("provenance") or {}).get("cpu"),
+            kernel_choice(),
         )
         verify_ledger.append(args.out, line)
 

@@ -48,6 +48,16 @@ from benchmark.store import Store
 from benchmark.tasks import Task
 
 METRICS = ("acc", "nmi", "ari")
+KERNEL_VARIABLES = (
+    "OPENBLAS_CORETYPE",
+    "ATEN_CPU_CAPABILITY",
+    "ONEDNN_MAX_CPU_ISA",
+    "MKL_CBWR",
+    "MKL_ENABLE_INSTRUCTIONS",
+)
+"""Variables that make OpenBLAS, torch, oneDNN or MKL use other kernels than this CPU's
+own: reruns inherit them, and a verdict names those set (OPENBLAS_CORETYPE=SandyBridge
+reruns bit for bit the SSC-OMP records of a machine whose OpenBLAS chose those kernels)."""
 DEFAULT_TOLERANCE = 0.01
 """Largest absolute difference per metric accepted when a rerun cannot be exact."""
 
@@ -227,6 +237,11 @@ def recorded_cpu(record: dict[str, Any]) -> dict[str, Any] | None:
     return _cpu_provenance(record).get("cpu")
 
 
+def kernel_choice() -> dict[str, str]:
+    """The ``KERNEL_VARIABLES`` set in this environment (reruns inherit them)."""
+    return {name: os.environ[name] for name in KERNEL_VARIABLES if os.environ.get(name)}
+
+
 def recorded_platform(record: dict[str, Any]) -> str | None:
     """The ``provenance.platform`` a record ran on (OS, kernel build, machine type): a
     machine's only trace in the records made before they named the CPU."""
@@ -347,6 +362,11 @@ def _rerun_group(
     exact_mode = tolerance_mode
     if exact_threads:
         exact_mode = "exact at " + ", ".join(f"{k}={v}" for k, v in sorted(variables.items()))
+    kernels = kernel_choice()
+    if kernels:
+        chosen = ", ".join(f"{k}={v}" for k, v in sorted(kernels.items()))
+        tolerance_mode += f"; kernels {chosen}"
+        exact_mode += f"; kernels {chosen}"
     waiting = {task.task_id: record for record, task in members}
 
     def judge(rerun: dict[str, Any]) -> None:

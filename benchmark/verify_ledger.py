@@ -70,10 +70,12 @@ def entry(
     commit: str | None,
     code_files: Sequence[str] | None = None,
     rerun_cpu: dict[str, Any] | None = None,
+    rerun_kernels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One ledger line for a verdict on ``record``; ``code`` is the digest of
     ``code_files`` (the sources the rerun loaded) or, without them, :func:`code_digest`;
-    ``rerun_cpu``: the rerun's ``provenance.cpu``."""
+    ``rerun_cpu``: the rerun's ``provenance.cpu``; ``rerun_kernels``: the kernel-choosing
+    variables the rerun ran under (:func:`benchmark.verify.kernel_choice`)."""
     return {
         "task_id": record["task_id"],
         "record_digest": record_digest(record),
@@ -90,6 +92,7 @@ def entry(
         "code_files": list(code_files) if code_files is not None else None,
         "commit": commit,
         "rerun_cpu": rerun_cpu,
+        "rerun_kernels": rerun_kernels or {},
         "verified_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -154,11 +157,13 @@ def known_differences(
     entries: Sequence[dict[str, Any]],
     code: str,
     cpu: dict[str, Any] | None,
+    kernels: dict[str, str] | None = None,
     root: str | os.PathLike = PROJECT_ROOT,
 ) -> set[str]:
     """Task ids of the records whose latest entry differs, reached under the current code on
-    ``cpu`` (the entry's ``rerun_cpu``): a rerun here would only repeat it. Entries that
-    name no CPU (written before entries named it) never count."""
+    ``cpu`` (the entry's ``rerun_cpu``) with the same ``kernels`` variables: a rerun here
+    would only repeat it. Entries that name no CPU (written before entries named it) never
+    count."""
     by_digest = _by_record(entries)
     current = _under_current_code(code, root)
     known = set()
@@ -167,7 +172,9 @@ def known_differences(
         if not own:
             continue
         latest = own[-1]
-        if latest["verdict"] == "differs" and latest.get("rerun_cpu") == cpu and current(latest):
+        same_kernels = (latest.get("rerun_kernels") or {}) == (kernels or {})
+        same_machine = latest.get("rerun_cpu") == cpu and same_kernels
+        if latest["verdict"] == "differs" and same_machine and current(latest):
             known.add(record["task_id"])
     return known
 

@@ -268,13 +268,26 @@ def test_a_resumed_verify_skips_a_known_difference_on_this_cpu_and_names_it(
     assert "verifying 1 records" in out, "only the k-means record is rerun"
     ran = [e["method"] for e in verify_ledger.read(tmp_path)]
     assert ran == ["lrr", "kmeans"]
-    # on another kind of CPU the difference is worth a rerun
+    # on another kind of CPU, or with other kernels chosen, the difference is worth a rerun
     other = {"model": "another CPU", "vector": "avx512f"}
     entries = verify_ledger.read(tmp_path)
     assert verify_ledger.known_differences([lrr], entries, "unused", other) == set()
-    assert verify_ledger.known_differences([lrr], entries, "unused", cpu_description()) == {
-        lrr["task_id"]
-    }
+    here = cpu_description()
+    assert verify_ledger.known_differences([lrr], entries, "unused", here) == {lrr["task_id"]}
+    pinned = {"OPENBLAS_CORETYPE": "SandyBridge"}
+    assert verify_ledger.known_differences([lrr], entries, "unused", here, pinned) == set()
+
+
+def test_a_verdict_names_the_kernel_variables_its_rerun_ran_under(
+    committed, tmp_path, capsys, monkeypatch
+):
+    """ATEN_CPU_CAPABILITY changes nothing for LRR and k-means, on any machine."""
+    shutil.copytree(committed / "records", tmp_path / "records")
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
+    assert main(["verify", "--out", str(tmp_path), "--methods", "lrr"]) == 0
+    assert "kernels ATEN_CPU_CAPABILITY=default" in capsys.readouterr().out
+    (entry,) = verify_ledger.read(tmp_path)
+    assert entry["rerun_kernels"] == {"ATEN_CPU_CAPABILITY": "default"}
 
 
 def test_record_states_tell_current_from_older_code_and_skip_a_torn_line(tmp_path):
