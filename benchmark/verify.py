@@ -256,10 +256,15 @@ def cpu_label(cpu: dict[str, Any]) -> str:
 def compare(
     record: dict[str, Any], rerun: dict[str, Any], exact: bool, tolerance: float
 ) -> tuple[str, str]:
-    """(verdict, detail) of a rerun against its record."""
+    """(verdict, detail) of a rerun against its record: a rerun stopped from outside (its
+    time limit, a signal) is an ``error``, no evidence either way; one that failed or
+    diverged by itself ``differs``."""
     if rerun.get("status") != "ok":
-        reason = (rerun.get("error") or "").strip().splitlines()
-        return "differs", f"rerun {rerun.get('status')}: {reason[-1] if reason else ''}"
+        error = (rerun.get("error") or "").strip()
+        lines = error.splitlines() or [""]
+        stopped = rerun.get("status") == "timeout" or error.startswith("worker process killed")
+        reason = lines[0] if stopped else lines[-1]  # the signal, or the exception's last line
+        return ("error" if stopped else "differs"), f"rerun {rerun.get('status')}: {reason}"
     old, new = record["metrics"], rerun["metrics"]
     if exact:
         same = all(old[m] == new[m] for m in METRICS)

@@ -15,6 +15,7 @@ from benchmark.cli import main
 from benchmark.provenance import SOURCE_DIRS, cpu_description, source_digest
 from benchmark.store import Store
 from benchmark.verify import (
+    compare,
     recorded_threads,
     select_records,
     staggered,
@@ -156,6 +157,25 @@ def test_parallel_reruns_never_start_two_readouts_of_one_training_together():
     assert [t for _, t in staggered(members, jobs=2)] == ["a", "b", "a-post", "b-post", "c"]
     assert [t for _, t in staggered(members, jobs=1)] == [t for _, t in members]
     assert [t for _, t in staggered(members, jobs=3)] == ["a", "b", "c", "a-post", "b-post"]
+
+
+def test_a_rerun_stopped_from_outside_is_an_error_and_one_that_failed_differs():
+    record = {"metrics": {"acc": 0.5, "nmi": 0.4, "ari": 0.3}}
+    killed = {"status": "failed", "error": "worker process killed by SIGTERM; log x:\nstep 9"}
+    assert compare(record, killed, True, 0.01) == (
+        "error",
+        "rerun failed: worker process killed by SIGTERM; log x:",
+    )
+    timeout = {"status": "timeout", "error": "killed after the time limit of 5 min"}
+    assert compare(record, timeout, True, 0.01)[0] == "error"
+    raised = {"status": "failed", "error": "Traceback ...\nValueError: shapes differ"}
+    assert compare(record, raised, True, 0.01) == (
+        "differs",
+        "rerun failed: ValueError: shapes differ",
+    )
+    assert compare(record, {"status": "ok", "metrics": dict(record["metrics"])}, True, 0)[0] == (
+        "matched"
+    )
 
 
 def test_verify_has_help():
