@@ -70,7 +70,9 @@ def search_summary(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     keys = [c for c in frame.columns if c in ("method", "variant", "dataset", "n_points")]
     keys += sorted(c for c in frame.columns if c.startswith(("p.", "d.")))
     metrics = [c for c in ("acc", "nmi", "ari") if c in frame.columns]
-    grouped = frame.fillna({k: "" for k in keys}).groupby(keys, dropna=False)
+    missing = [k for k in keys if frame[k].isna().any()]  # a parameter some methods lack
+    filled = frame.astype(dict.fromkeys(missing, object)).fillna(dict.fromkeys(missing, ""))
+    grouped = filled.groupby(keys, dropna=False)
     summary = grouped[metrics].agg(["mean", "std"])
     summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
     summary["seeds"] = grouped.size()
