@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.deep.artifact_cache import ARTIFACTS_ENV
-from benchmark.executors.local import THREAD_VARIABLES, LocalExecutor
+from benchmark.executors.local import KILLED, THREAD_VARIABLES, LocalExecutor
 from benchmark.registry import Registry, UnknownPluginError
 from benchmark.store import Store
 from benchmark.tasks import Task
@@ -262,7 +262,7 @@ def compare(
     if rerun.get("status") != "ok":
         error = (rerun.get("error") or "").strip()
         lines = error.splitlines() or [""]
-        stopped = rerun.get("status") == "timeout" or error.startswith("worker process killed")
+        stopped = rerun.get("status") == "timeout" or error.startswith(KILLED)
         reason = lines[0] if stopped else lines[-1]  # the signal, or the exception's last line
         return ("error" if stopped else "differs"), f"rerun {rerun.get('status')}: {reason}"
     old, new = record["metrics"], rerun["metrics"]

@@ -55,12 +55,17 @@ def _log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+KILLED = "worker process killed by"
+"""How the error of a task whose worker a signal stopped begins (``verify`` tells such a
+rerun, stopped from outside, from one that failed by itself)."""
+
+
 def _describe_exit(status: int) -> str:
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         name = signal.Signals(number).name
         hint = " (often the out-of-memory killer)" if number == signal.SIGKILL else ""
-        return f"worker process killed by {name}{hint}"
+        return f"{KILLED} {name}{hint}"
     return f"worker process exited with status {os.WEXITSTATUS(status)} without a record"
 
 
