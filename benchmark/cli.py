@@ -258,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated n (records of these sizes only; default: all)",
     )
     verify.add_argument(
+        "--tasks", help="comma-separated task ids (these records only; default: all)"
+    )
+    verify.add_argument(
         "--sample",
         type=int,
         metavar="K",
@@ -290,6 +293,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep",
         metavar="DIR",
         help="write the reruns into DIR and keep them (default: a temporary folder, removed)",
+    )
+    verify.add_argument(
+        "--adopt",
+        metavar="DIR",
+        help="rerun nothing: replace each record of --out whose ledger verdict is 'differs' "
+        "by the rerun that verdict judged, kept in DIR by an earlier verify --keep DIR (same "
+        "task and configuration, status ok; its log and figure data come along), then print "
+        "the command that verifies the replaced records with a second rerun",
     )
     verify.add_argument(
         "--unverified",
@@ -640,8 +651,10 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
         registry.method(method_id)
     for dataset_id in datasets or ():
         registry.dataset(dataset_id)
-    code = verify_ledger.code_digest()
     entries = verify_ledger.read(args.out)
+    if args.adopt:
+        return _adopt(args.out, args.adopt, entries)
+    code = verify_ledger.code_digest()
     if args.coverage:
         rows = verify_ledger.coverage(store.records(), entries, code)
         print(
@@ -670,7 +683,14 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
         skip |= known
     try:
         records = select_records(
-            candidates, methods, datasets, args.sample, args.sizes, args.hours, skip=skip
+            candidates,
+            methods,
+            datasets,
+            args.sample,
+            args.sizes,
+            args.hours,
+            skip=skip,
+            task_ids=_id_list(args.tasks),
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -714,6 +734,33 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
         counts[check.verdict] = counts.get(check.verdict, 0) + 1
     print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     return 0 if counts.get("matched", 0) == len(checks) else 1
+
+
+def _adopt(out: str, keep: str, entries: list[dict[str, Any]]) -> int:
+    """``verify --adopt KEEP``: put the kept reruns judged ``differs`` in place."""
+    from benchmark.adopt import adopt
+
+    if Path(keep).resolve() == Path(out).resolve():
+        print("error: --adopt must name a verify --keep folder, not --out", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        adoptions = adopt(out, keep, entries)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for a in adoptions:
+        print(f"{a.outcome:9s} {a.task_id} {a.label}: {a.detail}")
+    counts: dict[str, int] = {}
+    for a in adoptions:
+        counts[a.outcome] = counts.get(a.outcome, 0) + 1
+    print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    adopted = [a.task_id for a in adoptions if a.outcome == "adopted"]
+    if adopted:
+        print(
+            "verify the replaced records with a second rerun: python -m benchmark verify "
+            f"--out {out} --tasks {','.join(adopted)}"
+        )
+    return 1 if counts.get("refused") else 0
 
 
 def cmd_tuning(args: argparse.Namespace, registry: Registry) -> int:

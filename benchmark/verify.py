@@ -75,9 +75,7 @@ class Check:
     @property
     def label(self) -> str:
         """``method[variant]/dataset/n=/seed=`` of the record."""
-        r = self.record
-        variant = f"[{r['variant']}]" if r.get("variant") else ""
-        return f"{r['method']}{variant}/{r['dataset']}/n={r['n_points']}/seed={r['seed']}"
+        return record_label(self.record)
 
     def line(self) -> str:
         """One printable line with both values of every metric."""
@@ -89,6 +87,13 @@ class Check:
             f"{m} {old[m]:.6f} {'=' if old[m] == new[m] else '->'} {new[m]:.6f}" for m in METRICS
         )
         return f"{head}: {values}"
+
+
+def record_label(record: dict[str, Any]) -> str:
+    """``method[variant]/dataset/n=/seed=`` of ``record``."""
+    r = record
+    variant = f"[{r['variant']}]" if r.get("variant") else ""
+    return f"{r['method']}{variant}/{r['dataset']}/n={r['n_points']}/seed={r['seed']}"
 
 
 def _cpu_provenance(record: dict[str, Any]) -> dict[str, Any]:
@@ -111,9 +116,10 @@ def select_records(
     sizes: Sequence[int] | None = None,
     hours: float | None = None,
     skip: Collection[str] = (),
+    task_ids: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The ``ok`` records of the given methods, datasets and sizes (``n_points``) but those
-    whose task id is in ``skip``, cheapest first; ``sample``: the K cheapest of them;
+    """The ``ok`` records of the given methods, datasets, sizes (``n_points``) and task
+    ids but those whose task id is in ``skip``, cheapest first; ``sample``: the K cheapest of them;
     ``hours``: the cheapest whose reruns fit in that many recorded hours (each training
     counted once: a training's readout variants rerun together)."""
     chosen = [
@@ -121,6 +127,7 @@ def select_records(
         for r in records
         if r.get("status") == "ok"
         and r["task_id"] not in skip
+        and (not task_ids or r["task_id"] in task_ids)
         and (not methods or r["method"] in methods)
         and (not datasets or r["dataset"] in datasets)
         and (not sizes or r["n_points"] in sizes)

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -453,3 +454,64 @@ def test_the_cpu_is_read_with_its_generation_and_widest_vector_extension(tmp_pat
     arm.write_text("processor\t: 0\nFeatures\t: fp asimd evtstrm\nCPU part\t: 0xd0c\n")
     assert cpu_description(arm)["vector"] == "asimd"
     assert cpu_description(tmp_path / "missing")["vector"] is None
+
+
+def test_adopt_puts_the_judged_reruns_in_place_and_names_the_second_rerun(
+    committed, tmp_path, capsys
+):
+    out, keep = tmp_path / "out", tmp_path / "keep"
+    shutil.copytree(committed / "records", out / "records")
+    store = Store(out)
+    lrr = _by_method(out)["lrr"]
+    true_metrics = dict(lrr["metrics"])
+    lrr["metrics"]["acc"] = round(true_metrics["acc"] - 0.25, 6)  # made elsewhere, say
+    store.write_record(lrr)
+    stale = out / "figure-data" / f"{lrr['task_id']}.npz"
+    stale.parent.mkdir()
+    stale.write_bytes(b"old figure data")
+    assert main(["verify", "--out", str(out), "--keep", str(keep)]) == 1
+    capsys.readouterr()
+
+    assert main(["verify", "--out", str(out), "--adopt", str(keep)]) == 0
+    printed = capsys.readouterr().out
+    assert f"adopted   {lrr['task_id']}" in printed and "unchanged" in printed
+    assert "1 adopted, 1 unchanged" in printed
+    assert f"--tasks {lrr['task_id']}" in printed
+    adopted = store.read_record(lrr["task_id"])
+    assert adopted["metrics"] == true_metrics
+    assert adopted["log_path"] == str(Store(out.resolve()).log_path(lrr["task_id"]))
+    assert (
+        Path(adopted["log_path"]).read_bytes()
+        == (keep / "logs" / f"{lrr['task_id']}.log").read_bytes()
+    )
+    assert not stale.exists(), "the old record's figure data must not outlive it"
+
+    assert main(["verify", "--out", str(out), "--tasks", lrr["task_id"]]) == 0
+    printed = capsys.readouterr().out
+    assert "verifying 1 records" in printed and "1 matched" in printed
+
+
+def test_adopt_refuses_a_rerun_the_ledger_did_not_judge_or_of_another_task(
+    committed, tmp_path, capsys
+):
+    out, keep = tmp_path / "out", tmp_path / "keep"
+    shutil.copytree(committed / "records", out / "records")
+    shutil.copytree(committed / "records", keep / "records")
+    before = {p.name: p.read_bytes() for p in (out / "records").iterdir()}
+    kept = Store(keep)
+    records = _by_method(keep)
+    records["lrr"]["metrics"]["acc"] -= 0.1  # no verdict in the ledger gave these
+    kept.write_record(records["lrr"])
+    records["kmeans"]["params"] = {**records["kmeans"]["params"], "n_init": 99}
+    records["kmeans"]["metrics"]["acc"] -= 0.1
+    kept.write_record(records["kmeans"])
+
+    assert main(["verify", "--out", str(out), "--adopt", str(keep)]) == 1
+    printed = capsys.readouterr().out
+    assert "2 refused" in printed
+    assert "no 'differs' verdict" in printed and "params differ" in printed
+    after = {p.name: p.read_bytes() for p in (out / "records").iterdir()}
+    assert after == before
+
+    assert main(["verify", "--out", str(out), "--adopt", str(tmp_path / "empty")]) == 2
+    assert "verify --keep folder" in capsys.readouterr().err
