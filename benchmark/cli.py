@@ -7,7 +7,8 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -460,10 +461,8 @@ def cmd_run(args: argparse.Namespace, registry: Registry) -> int:
     records = executor.run(work.to_run, store)
     if args.executor == "slurm" and args.no_wait:
         return 0
-    counts: dict[str, int] = {}
-    for record in records:
-        counts[record["status"]] = counts.get(record["status"], 0) + 1
-    print("finished: " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing"))
+    _, summary = _tally(record["status"] for record in records)
+    print("finished: " + (summary or "nothing"))
     print(
         f"records in {store.records_dir}; build tables with `python -m benchmark table "
         f"--out {args.out}`",
@@ -633,6 +632,12 @@ def cmd_status(args: argparse.Namespace, registry: Registry) -> int:
     return 0
 
 
+def _tally(labels: Iterable[str]) -> tuple[Counter[str], str]:
+    """How many of each label, and ``"N label, ..."`` in label order (empty when none)."""
+    counts = Counter(labels)
+    return counts, ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+
+
 def _id_list(text: str | None) -> list[str] | None:
     return [v.strip() for v in text.split(",") if v.strip()] if text else None
 
@@ -729,10 +734,8 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
         report=report,
         reuse_artifacts=args.reuse_artifacts,
     )
-    counts: dict[str, int] = {}
-    for check in checks:
-        counts[check.verdict] = counts.get(check.verdict, 0) + 1
-    print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    counts, summary = _tally(check.verdict for check in checks)
+    print(summary)
     return 0 if counts.get("matched", 0) == len(checks) else 1
 
 
@@ -750,10 +753,8 @@ def _adopt(out: str, keep: str, entries: list[dict[str, Any]]) -> int:
         return EXIT_USAGE
     for a in adoptions:
         print(f"{a.outcome:9s} {a.task_id} {a.label}: {a.detail}")
-    counts: dict[str, int] = {}
-    for a in adoptions:
-        counts[a.outcome] = counts.get(a.outcome, 0) + 1
-    print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    counts, summary = _tally(a.outcome for a in adoptions)
+    print(summary)
     adopted = [a.task_id for a in adoptions if a.outcome == "adopted"]
     if adopted:
         print(
