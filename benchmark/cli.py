@@ -315,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="rerun nothing: print, per method, how many records the ledger shows matched "
         "under the current code, matched under older code, differing, or never checked, and "
-        "the recorded hours it would take to rerun those not matched under the current code",
+        "the recorded hours it would take to rerun those not matched under the current code "
+        "(of the records that --methods, --datasets, --sizes and --tasks select)",
     )
 
     tuning = commands.add_parser(
@@ -661,7 +662,10 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
         return _adopt(args.out, args.adopt, entries)
     code = verify_ledger.code_digest()
     if args.coverage:
-        rows = verify_ledger.coverage(store.records(), entries, code)
+        in_scope = select_records(
+            store.records(), methods, datasets, sizes=args.sizes, task_ids=_id_list(args.tasks)
+        )
+        rows = verify_ledger.coverage(in_scope, entries, code)
         print(
             f"ledger {verify_ledger.ledger_path(args.out)}; a match is current while the "
             f"sources its rerun loaded are unchanged (entries without them: all sources, "

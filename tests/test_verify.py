@@ -265,6 +265,10 @@ def test_the_ledger_keeps_each_verdict_and_a_resumed_verify_skips_the_matched(
     table = capsys.readouterr().out
     assert re.search(r"\| kmeans\s+\|\s+1 \|\s+1 \|\s+0 \|\s+0 \|\s+0 \|\s+0 \|", table), table
     assert re.search(r"\| lrr\s+\|\s+1 \|\s+0 \|\s+0 \|\s+0 \|\s+0 \|\s+1 \|", table), table
+    assert main(["verify", "--out", str(tmp_path), "--coverage", "--methods", "lrr"]) == 0
+    table = capsys.readouterr().out  # the selection filters the table
+    assert "kmeans" not in table
+    assert re.search(r"\| total\s+\|\s+1 \|\s+0 \|", table), table
     assert main(["verify", "--out", str(tmp_path), "--unverified"]) == 0
     out = capsys.readouterr().out
     assert "verifying 1 records" in out and lrr["task_id"] in out
