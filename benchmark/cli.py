@@ -661,10 +661,10 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
     if args.adopt:
         return _adopt(args.out, args.adopt, entries)
     code = verify_ledger.code_digest()
+    candidates = store.records()
+    task_ids = _id_list(args.tasks)
+    in_scope = select_records(candidates, methods, datasets, sizes=args.sizes, task_ids=task_ids)
     if args.coverage:
-        in_scope = select_records(
-            store.records(), methods, datasets, sizes=args.sizes, task_ids=_id_list(args.tasks)
-        )
         rows = verify_ledger.coverage(in_scope, entries, code)
         print(
             f"ledger {verify_ledger.ledger_path(args.out)}; a match is current while the "
@@ -673,12 +673,10 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
         )
         print(tabulate(rows, headers="keys", tablefmt="github"))
         return 0
-    candidates = store.records()
     skip: set[str] = set()
     if args.unverified:
         states = verify_ledger.record_states(candidates, entries, code)
         skip = {task_id for task_id, state in states.items() if state == "matched"}
-        in_scope = select_records(candidates, methods, datasets, sizes=args.sizes)
         known = verify_ledger.known_differences(
             in_scope, entries, code, cpu_description(), kernel_choice()
         )
@@ -699,7 +697,7 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
             args.sizes,
             args.hours,
             skip=skip,
-            task_ids=_id_list(args.tasks),
+            task_ids=task_ids,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
