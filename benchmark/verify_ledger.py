@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,12 +99,18 @@ def entry(
 
 
 def append(out_dir: str | os.PathLike, line: dict[str, Any]) -> None:
-    """Append one entry to the ledger (one ``write`` of one line, flushed to disk)."""
+    """Append one entry to the ledger (one ``write`` of one line, flushed to disk).
+
+    After a line that a kill cut off, the entry starts on a line of its own, so that
+    the torn line cannot swallow it."""
     path = ledger_path(out_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = (json.dumps(line, sort_keys=True) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
         os.write(fd, data)
         os.fsync(fd)
     finally:
@@ -111,16 +118,23 @@ def append(out_dir: str | os.PathLike, line: dict[str, Any]) -> None:
 
 
 def read(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    """The ledger's entries in order; a torn last line (a kill mid-write) is skipped."""
+    """The ledger's entries in order. A line that is not JSON is skipped: silently when it
+    is the last (a kill mid-write), with a warning naming it anywhere else."""
     path = ledger_path(out_dir)
     if not path.exists():
         return []
+    lines = path.read_text(encoding="utf-8").splitlines()
     entries = []
-    for text in path.read_text(encoding="utf-8").splitlines():
+    for number, text in enumerate(lines, start=1):
         try:
             entries.append(json.loads(text))
         except json.JSONDecodeError:
-            continue
+            if number < len(lines):
+                warnings.warn(
+                    f"{path}, line {number}, is not a ledger entry (cut off by a kill or "
+                    "edited by hand); skipped. Mend or delete that line.",
+                    stacklevel=2,
+                )
     return entries
 
 

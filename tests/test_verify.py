@@ -342,6 +342,18 @@ def test_record_states_tell_current_from_older_code_and_skip_a_torn_line(tmp_pat
     assert total["records"] == 4 and total["matched"] == 2 and total["not-verified"] == 1
 
 
+def test_an_entry_appended_after_a_torn_line_survives_and_the_torn_line_is_named(tmp_path):
+    record = {"task_id": "a", "method": "lrr", "dataset": "synthetic", "n_points": 9,
+              "seed": 0, "metrics": {"acc": 1.0}, "status": "ok"}  # fmt: skip
+    path = verify_ledger.ledger_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text('{"task_id": "d", "record_dig')  # killed mid-write
+    verify_ledger.append(tmp_path, verify_ledger.entry(record, "matched", "exact", {}, "c", None))
+    with pytest.warns(UserWarning, match="line 1, is not a ledger entry"):
+        entries = verify_ledger.read(tmp_path)
+    assert [e["task_id"] for e in entries] == ["a"]
+
+
 def test_the_code_digest_follows_the_runtime_sources(tmp_path):
     for folder in SOURCE_DIRS:
         (tmp_path / folder).mkdir()
