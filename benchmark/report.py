@@ -3,8 +3,10 @@
 One page, ``index.html``, that opens offline: what it covers (folder, records, dates, code
 versions, machines), Tables 1–3 beside the paper's numbers (rendered by
 :mod:`benchmark.tables`, markers and legend included), the cost of each cell (fit time,
-peak memory), every figure under ``OUT/figures/`` (copied beside the page) and the tasks
-that did not succeed with their reasons. Plain HTML and inline CSS; all text is escaped.
+peak memory), how many records a rerun has reproduced under the report's code (the
+``verify`` ledger), every figure under ``OUT/figures/`` (copied beside the page) and the
+tasks that did not succeed with their reasons. Plain HTML and inline CSS; all text is
+escaped.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from statistics import mean, stdev
 from typing import Any
 
+from benchmark import verify_ledger
 from benchmark.provenance import git_commit
 from benchmark.runner import NOT_OK, failure_reason
 from benchmark.store import Store
@@ -34,6 +37,7 @@ from benchmark.tables import (
 PAGE = "index.html"
 FIGURES = "figures"
 PLOT_COMMAND = "python -m benchmark plot --out {out}"
+VERIFY_COMMAND = "python -m benchmark verify --out {out} --unverified"
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 90em;
@@ -88,8 +92,9 @@ def _counts(values: Iterable[Any]) -> str:
     return ", ".join(f"{count} {value}" for value, count in Counter(values).most_common())
 
 
-def _summary(out_dir: Path, records: list[dict[str, Any]]) -> str:
-    """What the report covers: folder, records by status, dates, code versions."""
+def _summary(out_dir: Path, records: list[dict[str, Any]], verified: str) -> str:
+    """What the report covers: folder, records by status, dates, code versions, and
+    ``verified``, the reproduction count of :func:`_verification`."""
     started = sorted(r["started_at"] for r in records if r.get("started_at"))
     finished = sorted(r["finished_at"] for r in records if r.get("finished_at"))
     span = f"{started[0]} to {finished[-1]}" if started and finished else "not recorded"
@@ -103,6 +108,7 @@ def _summary(out_dir: Path, records: list[dict[str, Any]]) -> str:
         "report made": _e(datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
         "code of the report": _e(git_commit() or "unknown (not a git checkout)"),
         "code of the records": _e(_counts(commits)),
+        "reproduced": _e(verified),
     }
     rows = "\n".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in items.items())
     return f'<dl class="summary">\n{rows}\n</dl>'
@@ -150,10 +156,7 @@ def _cost(records: list[dict[str, Any]], method_names: dict[str, str]) -> str:
     """Fit time and peak memory per (dataset, size, method, variant) over its ok runs."""
     groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
     for record in records:
-        name = method_names.get(record["method"], record["method"])
-        if record.get("variant"):
-            name += f" [{record['variant']}]"
-        key = (record["dataset"], int(record["n_points"]), name)
+        key = (record["dataset"], int(record["n_points"]), _method_label(record, method_names))
         groups.setdefault(key, []).append(record)
     rows, classes = [], []
     for (dataset, n_points, name), group in sorted(groups.items()):
@@ -208,21 +211,74 @@ def _figures(out_dir: Path, to_dir: Path) -> str:
     return "\n".join(parts)
 
 
+def _verification(
+    out_dir: Path, records: list[dict[str, Any]], method_names: dict[str, str]
+) -> tuple[str, str]:
+    """The ok records' states in the ``verify`` ledger under the current code: a one-line
+    count and the section (per-method counts, then every record not matched)."""
+    ok = [r for r in records if r["status"] == "ok"]
+    entries = verify_ledger.read(out_dir)
+    code = verify_ledger.code_digest()
+    states = verify_ledger.record_states(ok, entries, code)
+    rows = verify_ledger.coverage(ok, entries, code)
+    count = f"{rows[-1]['matched']} of {len(ok)} ok records matched a rerun under this code"
+    command = _e(VERIFY_COMMAND.format(out=out_dir))
+    note = (
+        f"<p>{_e(count)} (<code>python -m benchmark verify</code> reruns a record in a fresh "
+        "process and compares its ACC, NMI and ARI: exactly for a CPU record at its recorded "
+        "thread count, else within a stated tolerance; each verdict goes "
+        f"to <code>{_e(verify_ledger.ledger_path(out_dir))}</code>). A match stays current "
+        "while the sources its rerun loaded are unchanged. Check the rest with "
+        f"<code>{command}</code>.</p>"
+    )
+    headers = ["method", "records", *verify_ledger.STATES, "recorded hours to rerun the rest"]
+    table = _table(headers, [
+        [_e(method_names.get(row["method"], row["method"])), _e(row["records"]),
+         *(_e(row[state]) for state in verify_ledger.STATES), _e(row["rerun_h"])]
+        for row in rows
+    ])  # fmt: skip
+    pending = sorted(
+        (r for r in ok if states[r["task_id"]] != "matched"),
+        key=_cell_order,
+    )
+    if not pending:
+        return count, note + table
+    listed = _table(
+        ["task", "method", "dataset", "n", "seed", "state"],
+        [
+            [_e(r["task_id"]), _e(_method_label(r, method_names)), _e(r["dataset"]),
+             _e(r["n_points"]), _e(r["seed"]), _e(states[r["task_id"]])]
+            for r in pending
+        ],
+    )  # fmt: skip
+    return count, note + table + f"<p>Not matched under this code ({len(pending)}):</p>" + listed
+
+
+def _cell_order(record: dict[str, Any]) -> tuple[Any, ...]:
+    """Sort key of a record's row in a listing: dataset, size, method, variant, seed."""
+    return (record["dataset"], record["n_points"], record["method"], record.get("variant") or "",
+            record["seed"])  # fmt: skip
+
+
+def _method_label(record: dict[str, Any], method_names: dict[str, str]) -> str:
+    """The method's display name, with ``[variant]`` for a readout variant."""
+    name = method_names.get(record["method"], record["method"])
+    return name + (f" [{record['variant']}]" if record.get("variant") else "")
+
+
 def _failures(records: list[dict[str, Any]], method_names: dict[str, str]) -> str:
     """Tasks recorded failed, timed out or diverged, with their whole reason and log."""
     bad = sorted(
         (r for r in records if r["status"] in NOT_OK),
-        key=lambda r: (r["dataset"], r["n_points"], r["method"], r.get("variant") or "", r["seed"]),
+        key=_cell_order,
     )
     if not bad:
         return "<p>Every recorded task succeeded.</p>"
     rows = []
     for record in bad:
-        name = method_names.get(record["method"], record["method"])
-        if record.get("variant"):
-            name += f" [{record['variant']}]"
         rows.append([
-            _e(record["task_id"]), _e(name), _e(record["dataset"]), _e(record["n_points"]),
+            _e(record["task_id"]), _e(_method_label(record, method_names)),
+            _e(record["dataset"]), _e(record["n_points"]),
             _e(record["seed"]), _e(record["status"]),
             f"<pre>{_e(failure_reason(record.get('error')))}</pre>",
             _e(record.get("log_path") or ""),
@@ -259,7 +315,9 @@ def write_report(
         + "</section>"
         for t in TABLE_TITLES
     ]
-    contents = [("tables", "Tables 1–3"), ("cost", "Cost per cell"), ("figures", "Figures"),
+    verified, verification = _verification(out_dir, records, method_names)
+    contents = [("tables", "Tables 1–3"), ("cost", "Cost per cell"),
+                ("verification", "Reproduction"), ("figures", "Figures"),
                 ("failures", "Failures"), ("machines", "Machines")]  # fmt: skip
     nav = " · ".join(f'<a href="#{anchor}">{_e(text)}</a>' for anchor, text in contents)
     page = f"""<!DOCTYPE html>
@@ -274,9 +332,10 @@ def write_report(
 <body>
 <h1>subspace-bench report: {_e(out_dir.resolve().name)}</h1>
 <p>The records of one output folder against the LRSC paper (Li et al., AAAI 2021):
-Tables 1–3 beside the paper's numbers, what each cell cost, the figures, and every task
-that did not succeed. Made by <code>python -m benchmark report</code>.</p>
-{_summary(out_dir, records)}
+Tables 1–3 beside the paper's numbers, what each cell cost, how many records a rerun
+has reproduced, the figures, and every task that did not succeed. Made by
+<code>python -m benchmark report</code>.</p>
+{_summary(out_dir, records, verified)}
 <nav><p>{nav}</p></nav>
 <section id="tables">
 <h2>Tables 1–3</h2>
@@ -288,6 +347,10 @@ that did not succeed. Made by <code>python -m benchmark report</code>.</p>
 <h2>Cost per cell</h2>
 <p>Over each cell's ok runs: fit time of the method and the task's peak memory.</p>
 {_cost(records, method_names)}
+</section>
+<section id="verification">
+<h2>Reproduction</h2>
+{verification}
 </section>
 <section id="figures">
 <h2>Figures</h2>

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from benchmark import verify_ledger
 from benchmark.cli import main
 from benchmark.report import write_report
 from benchmark.store import Store
@@ -237,6 +238,42 @@ def test_page_marks_oracle_loaded_failed_and_missing_cells_and_escapes_text(tmp_
     assert re.search(r'<td class="oracle">0\.800 ± 0\.000 \(n=1\) †</td>', page)
     assert '<td class="missing">missing</td>' in page  # e.g. EnSC, never run
     assert "python -m benchmark plot --out" in page  # no figures yet: how to make them
+
+
+def test_page_counts_the_records_a_rerun_reproduced_and_lists_the_rest(tmp_path):
+    store = Store(tmp_path / "out")
+    for record in (
+        _record("a", "ssc", 0),
+        _record("b", "ssc", 1),
+        _record("c", "lrr", 0),
+        _record("d", "lrr", 1),
+        _record("e", "lrr", 2, status="failed", metrics=None),
+    ):
+        store.write_record(record)
+    records = {r["task_id"]: r for r in store.records()}
+    today = verify_ledger.code_digest()
+    for task_id, verdict, code in [
+        ("a", "matched", today),
+        ("b", "differs", today),
+        ("c", "matched", "older code"),
+    ]:
+        line = verify_ledger.entry(records[task_id], verdict, "exact", {}, code, None)
+        verify_ledger.append(store.root, line)
+    names = {"ssc": "SSC", "lrr": "LRR"}
+    page = write_report(store.root, tmp_path / "page", {}, names).read_text()
+
+    count = "1 of 4 ok records matched a rerun under this code"
+    assert f"<dt>reproduced</dt><dd>{count}</dd>" in page
+    section = page[page.index('<section id="verification">') :]
+    section = section[: section.index("</section>")]
+    assert f"<p>{count} (" in section
+    assert "<tr><td>SSC</td><td>2</td><td>1</td><td>0</td><td>1</td>" in section
+    assert "<tr><td>LRR</td><td>2</td><td>0</td><td>1</td><td>0</td><td>0</td><td>1</td>" in section
+    listed = section[section.index("Not matched under this code (3)") :]
+    rows = re.findall(r"<tr><td>(\w)</td><td>\w+</td><td>bbc</td><td>2225</td><td>\d</td>"
+                      r"<td>([\w-]+)</td></tr>", listed)  # fmt: skip
+    assert rows == [("c", "matched-older-code"), ("d", "not-verified"), ("b", "differs")]
+    assert f"python -m benchmark verify --out {store.root} --unverified" in section
 
 
 def test_report_without_records_says_what_to_do(tmp_path, capsys):
