@@ -665,7 +665,8 @@ def cmd_verify(args: argparse.Namespace, registry: Registry) -> int:
     task_ids = _id_list(args.tasks)
     in_scope = select_records(candidates, methods, datasets, sizes=args.sizes, task_ids=task_ids)
     if args.coverage:
-        rows = verify_ledger.coverage(in_scope, entries, code)
+        states = verify_ledger.record_states(in_scope, entries, code)
+        rows = verify_ledger.coverage(in_scope, states)
         print(
             f"ledger {verify_ledger.ledger_path(args.out)}; a match is current while the "
             f"sources its rerun loaded are unchanged (entries without them: all sources, "

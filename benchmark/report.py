@@ -217,10 +217,10 @@ def _verification(
     """The ok records' states in the ``verify`` ledger under the current code: a one-line
     count and the section (per-method counts, then every record not matched)."""
     ok = [r for r in records if r["status"] == "ok"]
-    entries = verify_ledger.read(out_dir)
-    code = verify_ledger.code_digest()
-    states = verify_ledger.record_states(ok, entries, code)
-    rows = verify_ledger.coverage(ok, entries, code)
+    states = verify_ledger.record_states(
+        ok, verify_ledger.read(out_dir), verify_ledger.code_digest()
+    )
+    rows = verify_ledger.coverage(ok, states)
     count = f"{rows[-1]['matched']} of {len(ok)} ok records matched a rerun under this code"
     command = _e(VERIFY_COMMAND.format(out=out_dir))
     note = (

@@ -218,17 +218,12 @@ def _under_current_code(code: str, root: str | os.PathLike) -> Callable[[dict[st
     return current
 
 
-def coverage(
-    records: Sequence[dict[str, Any]],
-    entries: Sequence[dict[str, Any]],
-    code: str,
-    root: str | os.PathLike = PROJECT_ROOT,
-) -> list[dict[str, Any]]:
-    """Per method: the number of ok records in each state, ``rerun_h`` (recorded hours to
-    rerun those not matched under the current code, each training counted once: the
-    readout variants of one training rerun together), and a ``total`` row."""
+def coverage(records: Sequence[dict[str, Any]], states: dict[str, str]) -> list[dict[str, Any]]:
+    """Per method: the number of ok records in each state (``states``: task id → state,
+    from :func:`record_states`), ``rerun_h`` (recorded hours to rerun those not matched
+    under the current code, each training counted once: the readout variants of one
+    training rerun together), and a ``total`` row."""
     ok = [r for r in records if r.get("status") == "ok"]
-    states = record_states(ok, entries, code, root)
     cost = rerun_costs(ok)
     rows: dict[str, dict[str, Any]] = {}
     trainings: dict[str, dict[tuple, float]] = {}

@@ -338,7 +338,8 @@ def test_record_states_tell_current_from_older_code_and_skip_a_torn_line(tmp_pat
         "a": "matched", "b": "matched-older-code", "c": "matched", "d": "not-verified"
     }  # fmt: skip
     assert verify_ledger.record_states(records, entries, "newer")["c"] == "differs"
-    total = verify_ledger.coverage(records, entries, "new")[-1]
+    states = verify_ledger.record_states(records, entries, "new")
+    total = verify_ledger.coverage(records, states)[-1]
     assert total["records"] == 4 and total["matched"] == 2 and total["not-verified"] == 1
 
 
@@ -388,7 +389,8 @@ def test_a_match_stays_current_while_the_sources_its_rerun_loaded_are_unchanged(
     assert state() == "matched-older-code"
     (tmp_path / "methods" / "lrr.py").unlink()
     assert state() == "matched-older-code"
-    rows = verify_ledger.coverage([record], [line], "any", tmp_path)
+    states = verify_ledger.record_states([record], [line], "any", tmp_path)
+    rows = verify_ledger.coverage([record], states)
     assert rows[-1]["matched-older-code"] == 1 and rows[-1]["rerun_h"] == 2.0
 
 
@@ -399,7 +401,7 @@ def test_rerun_hours_count_each_training_once():
         for t, v, seed, fit in [("a", "", 0, 3600.0), ("b", "post", 0, 60.0), ("c", "", 1, 1800.0)]
     ]  # fmt: skip
     matched_c = verify_ledger.entry(records[2], "matched", "exact", {}, "now", None)
-    rows = verify_ledger.coverage(records, [matched_c], "now")
+    rows = verify_ledger.coverage(records, verify_ledger.record_states(records, [matched_c], "now"))
     assert rows[0]["rerun_h"] == 1.0, "seed 0's two readouts share one training of an hour"
     assert rows[0]["matched"] == 1 and rows[0]["not-verified"] == 2
 
