@@ -176,7 +176,8 @@ def test_lrr_is_low_rank_on_noiseless_data(registry):
 
 
 def _reference_lrr(X, lam, n_iter):
-    """Transcription of the LRR code's solve_lrr + inexact_alm_lrr_l21 (explicit SVDs)."""
+    """Transcription of the LRR code's solve_lrr + inexact_alm_lrr_l21 (explicit SVDs);
+    returns Z = QZ′ and the last iteration's J and E."""
     U, s, Vt = np.linalg.svd(X, full_matrices=False)
     Q = Vt.T
     A = X @ Q
@@ -195,15 +196,34 @@ def _reference_lrr(X, lam, n_iter):
         Y1 += mu * (X - A @ Z - E)
         Y2 += mu * (Z - J)
         mu = min(1e10, 1.1 * mu)
-    return Q @ Z
+    return Q @ Z, J, E
 
 
 def test_lrr_reproduces_the_reference_iterates(registry, union):
     X, _ = union
     lrr = _module(registry, "lrr")
     solution = lrr.lrr_inexact_alm(X.astype(np.float64), lam=0.5, tol=1e-30, max_iter=150)
-    reference = _reference_lrr(X.T.astype(np.float64), 0.5, 150)
+    reference, _, _ = _reference_lrr(X.T.astype(np.float64), 0.5, 150)
     np.testing.assert_allclose(solution.Q @ solution.Z, reference, atol=1e-9)
+
+
+@pytest.mark.parametrize("lam", [0.05, 0.5, 5.0])
+def test_lrr_closed_form_phase_is_the_reference_steps_while_j_and_e_are_zero(registry, union, lam):
+    """The solver's first iterations run on r numbers while the thresholdings leave J
+    and E at zero; there they equal the reference's steps, and the phase ends exactly at
+    the first iteration where the reference's J or E becomes nonzero."""
+    X, _ = union
+    lrr = _module(registry, "lrr")
+    columns = X.T.astype(np.float64)
+    _, s, Vt = np.linalg.svd(columns, full_matrices=False)
+    phase = lrr._DiagonalPhase(s, Vt, lam)
+    n_iter, converged = phase.run(lrr._Penalty(1e-6, 1.1, 1e10), tol=1e-8, max_iter=1000)
+    assert n_iter > 50 and not converged
+    reference, J, E = _reference_lrr(columns, lam, n_iter)
+    assert not J.any() and not E.any()
+    np.testing.assert_allclose(Vt.T @ (phase.z[:, None] * Vt), reference, rtol=0, atol=1e-12)
+    _, J, E = _reference_lrr(columns, lam, n_iter + 1)
+    assert J.any() or E.any()
 
 
 def test_lrr_result_does_not_depend_on_its_column_blocks_or_threads(registry, union, monkeypatch):
