@@ -205,7 +205,14 @@ def staggered(
 def task_of(record: dict[str, Any], registry: Registry) -> Task:
     """The task that made ``record``, with today's plugin paths; its id must be the record's."""
     registry.method(record["method"])  # UnknownPluginError names the known ids
-    registry.dataset(record["dataset"])
+    declared = registry.dataset(record["dataset"]).params
+    missing = sorted(set(declared) - set(record["dataset_params"]))
+    if missing:
+        raise ValueError(
+            f"the record predates the {record['dataset']} parameter(s) {', '.join(missing)}: "
+            "today's loader needs them and the record does not say what they were, so its "
+            "task cannot be rebuilt; make a record of today's task with `run` instead"
+        )
     meta = record.get("meta_source")
     if meta is not None:  # part of the identity only where the method learns from meta data
         meta_fields = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shutil
@@ -84,6 +85,16 @@ def test_a_record_that_cannot_be_rerun_is_an_error_not_a_match(registry):
     }  # fmt: skip
     (check,) = verify([record], registry)
     assert check.verdict == "error" and "no-such-method" in check.detail
+
+
+def test_a_record_older_than_a_dataset_parameter_is_an_error_that_names_it(committed, registry):
+    """A record made before its dataset gained a parameter cannot say what the parameter
+    was: verify names it instead of failing inside the loader."""
+    record = copy.deepcopy(_by_method(committed)["kmeans"])
+    dropped = sorted(record["dataset_params"])[0]
+    del record["dataset_params"][dropped]
+    (check,) = verify([record], registry)
+    assert check.verdict == "error" and "predates" in check.detail and dropped in check.detail
 
 
 def test_sample_picks_the_cheapest_ok_records_deterministically():
