@@ -77,9 +77,12 @@ def _reference_ssc_admm(Y, alpha, n_iter):
 
 
 @pytest.mark.parametrize("D", [30, 400])  # D < n (Woodbury side) and D > n (Gram factor)
-def test_ssc_admm_reproduces_the_reference_iterates(registry, D):
+@pytest.mark.parametrize("row_block", [None, 16])  # one block; 8 blocks, the last one short
+def test_ssc_admm_reproduces_the_reference_iterates(registry, monkeypatch, D, row_block):
     X, _ = union_of_subspaces(3, 4, D, 40, noise=0.01, unit_norm=True, seed=1)
     ssc = _module(registry, "ssc")
+    if row_block is not None:
+        monkeypatch.setattr(ssc, "ROW_BLOCK", row_block)
     Y = ssc.gram_factor(X)
     lam = 20.0 / ssc.coherence_floor(Y)
     C, n_iter, _ = ssc.ssc_admm(Y, lam, 20.0, tol=1e-12, max_iter=30, dtype=np.float64)

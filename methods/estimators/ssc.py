@@ -13,8 +13,10 @@ from benchmark.selfexpressive import SelfExpressiveClustering
 from benchmark.spectral import symmetric_affinity
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
-ROW_BLOCK = 256
-"""Rows of the n×n iterate processed at once: keeps temporaries small and in cache."""
+ROW_BLOCK = 1024
+"""Rows of the n×n iterate processed at once. Each block's product packs the D×n right
+factor again, so larger blocks are faster (0.56 s a sweep at 256 rows, 0.49 s at 1024,
+n = 10,000, D = 512); the block's work arrays take 9·ROW_BLOCK·n bytes (92 MB there)."""
 
 
 class SSC(SelfExpressiveClustering):
@@ -145,6 +147,7 @@ def ssc_admm(
     R0 = lam * (Y - inv_m @ (gram_d @ Y))
     gram_R0 = gram_d @ R0
     Yt = np.ascontiguousarray(Y.T, dtype=dtype)
+    Yt_exact = np.ascontiguousarray(Y.T)  # the sparse product wants it C-ordered
 
     # Vᵀ (row j = column j of V = A + Λ/ρ), double-buffered; C and its Y-products
     V_old = np.zeros((n, n), dtype=dtype)
@@ -152,22 +155,39 @@ def ssc_admm(
     Ct = sp.csr_matrix((n, n), dtype=np.float64)
     YC = np.zeros((D, n))
     YV = np.zeros((D, n))
+    # the D×n steps write into these (fresh arrays of this size cost page faults each time)
+    W, inv_m_W, R = np.empty((D, n)), np.empty((D, n)), np.empty((D, n))
+    Rt = np.empty((n, D), dtype=dtype)
+    scratch = _SweepScratch(n, dtype)
     converged = False
     n_iter = 0
     while not converged and n_iter < max_iter:
         n_iter += 1
         # A = C − Λ/ρ + YᵀR/ρ (Woodbury), so V_new = A + Λ/ρ = C + YᵀR/ρ
-        W = 2.0 * YC - YV
-        inv_m_W = inv_m @ W
-        R = R0 - rho * inv_m_W
-        # Y V_new = YC + YYᵀR/ρ
-        YV = YC + (gram_R0 - rho * W + (rho * rho / lam) * inv_m_W) / rho
-        Rt = np.ascontiguousarray(R.T / rho, dtype=dtype)
-        err, Ct = _update_rows(V_old, V_new, Ct, Rt, Yt, t)
-        YC = (Ct @ Y.T).T
+        np.subtract(np.multiply(YC, 2.0, out=W), YV, out=W)  # W = 2YC − YV
+        np.matmul(inv_m, W, out=inv_m_W)
+        np.subtract(R0, np.multiply(inv_m_W, rho, out=R), out=R)  # R = R0 − ρM⁻¹W
+        # Y V_new = YC + (YYᵀR0 − ρW + (ρ²/λ)M⁻¹W)/ρ, overwriting W and M⁻¹W
+        np.subtract(gram_R0, np.multiply(W, rho, out=W), out=W)
+        np.add(W, np.multiply(inv_m_W, rho * rho / lam, out=inv_m_W), out=W)
+        np.add(YC, np.divide(W, rho, out=W), out=YV)
+        Rt[...] = np.divide(R, rho, out=R).T
+        err, Ct = _update_rows(V_old, V_new, Ct, Rt, Yt, t, scratch)
+        YC = (Ct @ Yt_exact).T
         V_old, V_new = V_new, V_old
         converged = err <= tol
     return Ct.T.tocsc(), n_iter, converged
+
+
+class _SweepScratch:
+    """Work arrays for one block of ``ROW_BLOCK`` rows of the n×n iterate, reused by every
+    block of every sweep."""
+
+    def __init__(self, n: int, dtype: type) -> None:
+        rows = min(ROW_BLOCK, n)
+        self.diff = np.empty((rows, n), dtype=dtype)
+        self.magnitude = np.empty((rows, n), dtype=dtype)
+        self.above = np.empty((rows, n), dtype=bool)
 
 
 def _update_rows(
@@ -177,6 +197,7 @@ def _update_rows(
     Rt: np.ndarray,
     Yt: np.ndarray,
     t: float,
+    scratch: _SweepScratch,
 ) -> tuple[float, sp.csr_matrix]:
     """One sweep over Vᵀ: V_new = C_old + YᵀR/ρ, C_new = S_t(V_new) off the diagonal.
 
@@ -195,11 +216,13 @@ def _update_rows(
         old_c, old_v = Ct_old.indices[lo:hi], Ct_old.data[lo:hi]
         tile[old_r, old_c] += old_v
         # Λ/ρ = V − C, so Λ_new/ρ − Λ_old/ρ = (V_new − V_old) − C_new + C_old
-        diff = np.subtract(tile, V_old[j0:j1])
+        diff = np.subtract(tile, V_old[j0:j1], out=scratch.diff[: j1 - j0])
         diff[old_r, old_c] += old_v
-        magnitude = np.abs(tile)
+        magnitude = np.abs(tile, out=scratch.magnitude[: j1 - j0])
         magnitude[local, j0 + local] = 0  # diag(C) = 0
-        new_r, new_c = np.nonzero(magnitude > t)
+        # row-major positions of the entries above t (a flat scan: 2-D nonzero is 10× slower)
+        above = np.flatnonzero(np.greater(magnitude, t, out=scratch.above[: j1 - j0]))
+        new_r, new_c = np.divmod(above, n)
         v = tile[new_r, new_c].astype(np.float64)
         new_v = v - np.copysign(t, v)
         diff[new_r, new_c] -= new_v
